@@ -1,0 +1,278 @@
+"""Configuration: a TOML file overridden by ``WORKFLOWD_*`` environment variables.
+
+Every key has a default, so an empty file (or no file) is a valid config.
+``config.example.toml`` documents every key; ``tests/test_config.py`` keeps the two in step.
+Nested keys are set from the environment with ``__`` between levels, for example
+``WORKFLOWD_DAEMON__RESCAN_INTERVAL=60`` or ``WORKFLOWD_DATA_DIR=/srv/workflowd``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from . import paths
+from .errors import ConfigError
+
+ENV_PREFIX = "WORKFLOWD_"
+CONFIG_ENV = "WORKFLOWD_CONFIG"
+
+DEFAULT_STEPS: list[str] = []
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DaemonSettings(_Section):
+    rescan_interval: float = Field(300.0, gt=0, description="seconds between full rescans of watched folders")
+    stop_timeout: float = Field(30.0, ge=0, description="seconds `stop` waits for the current job before re-queueing it")
+
+
+class JobSettings(_Section):
+    max_attempts: int = Field(3, ge=1, description="tries before a job is marked failed")
+    retry_delay: float = Field(30.0, ge=0, description="seconds before the first retry; doubled on each further try")
+    retry_delay_max: float = Field(3600.0, ge=0, description="upper bound of the retry delay")
+
+
+class ExtractSettings(_Section):
+    max_file_mb: float = Field(100.0, gt=0, description="files larger than this fail without being read")
+    timeout: float = Field(60.0, gt=0, description="seconds one file's extraction may take")
+    max_memory_mb: int = Field(2048, ge=64, description="address-space limit of the extractor process")
+    max_text_chars: int = Field(2_000_000, ge=1000, description="extracted text is cut at this length")
+    max_attachments: int = Field(100, ge=0, description="attachments taken from one e-mail")
+    max_pdf_pages: int = Field(2000, ge=1, description="pages read from one PDF")
+
+
+class FolderSourceSettings(_Section):
+    type: Literal["folder"] = "folder"
+    name: str = ""
+    path: Path
+    recursive: bool = True
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=list)
+    settle_delay: float = Field(2.0, ge=0)
+    pipeline: str = "default"
+
+    def resolve(self, base: Path) -> None:
+        self.path = paths.expand(self.path, base)
+        if not self.name:
+            self.name = f"folder:{self.path}"
+
+
+SourceSettings = FolderSourceSettings
+
+
+class PipelineSettings(_Section):
+    steps: list[str] = Field(default_factory=list)
+
+
+def _default_sources() -> list[FolderSourceSettings]:
+    return [FolderSourceSettings(path=paths.default_inbox())]
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field order here is the order of config.example.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    data_dir: Path = Field(default_factory=paths.data_home)
+    plugins_dir: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    sources: list[SourceSettings] = Field(default_factory=_default_sources)
+    pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment overrides them.
+        return (env_settings, init_settings)
+
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        """The config file these settings were read from, if any."""
+        return self._file
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "workflowd.db"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "logs" / "workflowd.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "workflowd.pid"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def resolve_paths(self, base: Path) -> None:
+        """Make every path absolute: ``~`` expanded, relative paths taken from ``base``."""
+        self.data_dir = paths.expand(self.data_dir, base)
+        if self.plugins_dir is not None:
+            self.plugins_dir = paths.expand(self.plugins_dir, base)
+        for source in self.sources:
+            source.resolve(base)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _sources_name_known_pipelines(self) -> Settings:
+        for i, source in enumerate(self.sources):
+            if source.pipeline not in self.pipelines:
+                known = ", ".join(sorted(self.pipelines))
+                raise ValueError(
+                    f"sources[{i}].pipeline: unknown pipeline {source.pipeline!r}; defined pipelines: {known}"
+                )
+        return self
+
+    @field_validator("pipelines", mode="after")
+    @classmethod
+    def _keep_default_pipeline(cls, v: dict[str, PipelineSettings]) -> dict[str, PipelineSettings]:
+        if "default" not in v:
+            v = {"default": PipelineSettings(steps=list(DEFAULT_STEPS)), **v}
+        return v
+
+
+class _FileOnlySettings(Settings):
+    """Settings read from the file alone, ignoring the environment."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def config_path(explicit: str | Path | None = None) -> tuple[Path, bool]:
+    """Return the config file to use and whether the user named it (flag or variable)."""
+    named = explicit or os.environ.get(CONFIG_ENV)
+    if named:
+        return paths.expand(named), True
+    return paths.default_config_path(), False
+
+
+def load_config(explicit: str | Path | None = None) -> Settings:
+    """Load the config file (if any) and the environment; raise ConfigError on any problem."""
+    path, named = config_path(explicit)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}", path=str(path)) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}", path=str(path)) from None
+    elif named:
+        raise ConfigError(f"config file not found: {path}", path=str(path))
+
+    # Validate the file alone first, so that its mistakes are reported against the file.
+    try:
+        _FileOnlySettings(**data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"invalid config file {path}:", path=str(path), problems=describe_errors(exc, data)
+        ) from None
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems = [f"{_env_name(e['loc'])}: {_message(e, data)}" for e in exc.errors()]
+        raise ConfigError("invalid configuration in environment variables:", problems=problems) from None
+    settings._file = path if path.exists() else None
+    settings.resolve_paths(path.parent if settings._file else Path.cwd())
+    return settings
+
+
+def describe_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str]:
+    """One readable line per validation error: the key, then the reason."""
+    lines = []
+    for e in exc.errors():
+        where = f"{format_loc(e['loc'])}: " if e["loc"] else ""
+        lines.append(f"{prefix}{where}{_message(e, data)}")
+    return lines
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
+
+
+def _message(error: dict[str, Any], data: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        key = error["loc"][-1]
+        hint = _suggest(str(key), error["loc"][:-1])
+        return f"unknown key {key!r}{hint}"
+    if error["type"] == "missing":
+        return "required key is missing"
+    msg = error["msg"]
+    if error["type"] == "value_error":
+        return msg.removeprefix("Value error, ")
+    if "input" in error:
+        msg += f" (got {error['input']!r})"
+    return msg
+
+
+def _suggest(key: str, parent: tuple[Any, ...]) -> str:
+    model: Any = Settings
+    for part in parent:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        model = _model_of(field.annotation) if field else None
+    names = list(getattr(model, "model_fields", {}) or {})
+    close = difflib.get_close_matches(key, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):  # list[Model], dict[str, Model], Model | None
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

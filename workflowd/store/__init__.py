@@ -1,0 +1,23 @@
+"""The SQLite store: the single source of truth for documents, jobs and results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .db import StoreDB, now_iso
+from .documents import Documents, FoundFile
+from .jobs import Job, JobLost, Jobs
+from .migrations import SCHEMA_VERSION
+from .results import StepResults
+
+__all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
+
+
+class Store(StoreDB):
+    """One connection with the domain operations. Open one per thread."""
+
+    def __init__(self, path: Path, *, migrate: bool = True):
+        super().__init__(path, migrate=migrate)
+        self.documents = Documents(self)
+        self.jobs = Jobs(self)
+        self.results = StepResults(self)

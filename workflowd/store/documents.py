@@ -1,0 +1,179 @@
+"""Documents and the places their content was found."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .db import StoreDB, dumps, now_iso
+
+# The columns of a document in `list --json` (DESIGN.md), in this order.
+PUBLIC_COLUMNS = (
+    "id",
+    "parent_id",
+    "sha256",
+    "source",
+    "path",
+    "name",
+    "media_type",
+    "size",
+    "title",
+    "status",
+    "error",
+    "created_at",
+    "updated_at",
+    "processed_at",
+)
+
+STATUSES = ("queued", "processing", "done", "failed")
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A file a source found, already hashed."""
+
+    source: str
+    path: str
+    name: str
+    sha256: str
+    size: int
+    mtime_ns: int | None = None
+
+
+class Documents:
+    def __init__(self, db: StoreDB):
+        self.db = db
+
+    def add(
+        self,
+        found: FoundFile,
+        *,
+        pipeline: str,
+        max_attempts: int,
+        parent_id: int | None = None,
+        error: str | None = None,
+    ) -> tuple[int, bool]:
+        """Record a found file and queue it for processing, in one transaction.
+
+        Content seen before (same sha256) is not queued again: the file is recorded as
+        another location of the existing document. A file that cannot be processed at all
+        (``error``, e.g. too large) is recorded as failed, with no job.
+        Returns ``(document id, created)``.
+        """
+        now = now_iso()
+        with self.db.transaction() as conn:
+            doc_id = self.db.scalar("SELECT id FROM documents WHERE sha256 = ?", (found.sha256,))
+            created = doc_id is None
+            if created:
+                cur = conn.execute(
+                    "INSERT INTO documents (parent_id, sha256, source, path, name, size, status, error,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        parent_id,
+                        found.sha256,
+                        found.source,
+                        found.path,
+                        found.name,
+                        found.size,
+                        "failed" if error else "queued",
+                        error,
+                        now,
+                        now,
+                    ),
+                )
+                doc_id = cur.lastrowid
+                if error:
+                    conn.execute("UPDATE documents SET processed_at = ? WHERE id = ?", (now, doc_id))
+                else:
+                    conn.execute(
+                        "INSERT INTO jobs (document_id, kind, pipeline, status, attempts, max_attempts,"
+                        " run_after, created_at) VALUES (?, 'process', ?, 'pending', 0, ?, 0, ?)",
+                        (doc_id, pipeline, max_attempts, now),
+                    )
+            conn.execute(
+                "INSERT INTO locations (document_id, source, path, size, mtime_ns, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (document_id, source, path) DO UPDATE SET"
+                " size = excluded.size, mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen",
+                (doc_id, found.source, found.path, found.size, found.mtime_ns, now, now),
+            )
+        return int(doc_id), created
+
+    def is_known_file(self, path: str, size: int, mtime_ns: int) -> bool:
+        """Whether this exact file (path, size and mtime) was already taken."""
+        return bool(
+            self.db.scalar(
+                "SELECT 1 FROM locations WHERE path = ? AND size = ? AND mtime_ns = ? LIMIT 1",
+                (path, size, mtime_ns),
+            )
+        )
+
+    def set_extracted(
+        self, doc_id: int, *, media_type: str, title: str | None, text: str, meta: dict[str, Any]
+    ) -> None:
+        now = now_iso()
+        self.db.conn.execute(
+            "UPDATE documents SET media_type = ?, title = ?, text = ?, meta = ?, status = 'done',"
+            " error = NULL, updated_at = ?, processed_at = ? WHERE id = ?",
+            (media_type, title, text, dumps(meta), now, now, doc_id),
+        )
+
+    def set_status(self, doc_id: int, status: str, error: str | None = None, *, final: bool = False) -> None:
+        now = now_iso()
+        self.db.conn.execute(
+            "UPDATE documents SET status = ?, error = ?, updated_at = ?,"
+            " processed_at = CASE WHEN ? THEN ? ELSE processed_at END WHERE id = ?",
+            (status, error, now, final, now, doc_id),
+        )
+
+    def set_media_type(self, doc_id: int, media_type: str) -> None:
+        self.db.conn.execute("UPDATE documents SET media_type = ? WHERE id = ?", (media_type, doc_id))
+
+    def get(self, doc_id: int) -> dict[str, Any] | None:
+        row = self.db.query_one("SELECT * FROM documents WHERE id = ?", (doc_id,))
+        if row is not None:
+            row["meta"] = json.loads(row["meta"] or "{}")
+        return row
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        source: str | None = None,
+        ids: list[int] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        where, params = [], []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        if ids is not None:
+            where.append(f"id IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        sql = f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM documents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self.db.query(sql, params)
+
+    def locations(self, doc_id: int) -> list[dict[str, Any]]:
+        return self.db.query(
+            "SELECT source, path, size, mtime_ns, first_seen, last_seen FROM locations"
+            " WHERE document_id = ? ORDER BY id",
+            (doc_id,),
+        )
+
+    def children(self, doc_id: int) -> list[int]:
+        return [r["id"] for r in self.db.query("SELECT id FROM documents WHERE parent_id = ? ORDER BY id", (doc_id,))]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self.db.query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status"):
+            counts[row["status"]] = row["n"]
+        return counts

@@ -1,0 +1,203 @@
+"""The durable job queue.
+
+A job is committed (status ``pending``) in the same transaction that records its
+document, before any work starts. A worker claims it (``running``, attempts + 1) and
+finishes it in the transaction that stores the results. A process killed in between
+leaves a ``running`` job whose worker is dead: ``recover`` puts it back in the queue,
+and ``max_attempts`` bounds how often a file that kills its worker is tried again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .db import StoreDB, now_iso
+
+
+class JobLost(Exception):
+    """The job is no longer ours (re-queued by `stop` or recovered); its work must be dropped."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    document_id: int
+    kind: str
+    pipeline: str
+    attempts: int
+    max_attempts: int
+    worker: str
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_alive(worker: str | None) -> bool:
+    """Whether the process that claimed a job still runs (on this host; other hosts are assumed alive)."""
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+class Jobs:
+    def __init__(self, db: StoreDB):
+        self.db = db
+
+    def claim(self, *, now: float | None = None, document_ids: Iterable[int] | None = None) -> Job | None:
+        """Take the next due job (optionally only for these documents) and mark it running."""
+        now = time.time() if now is None else now
+        sql = "SELECT * FROM jobs WHERE status = 'pending' AND run_after <= ?"
+        params: list[object] = [now]
+        if document_ids is not None:
+            ids = list(document_ids)
+            if not ids:
+                return None
+            sql += f" AND document_id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
+        sql += " ORDER BY run_after, id LIMIT 1"
+        me = worker_id()
+        with self.db.transaction() as conn:
+            row = self.db.query_one(sql, params)
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = ?, started_at = ?"
+                " WHERE id = ?",
+                (me, now_iso(), row["id"]),
+            )
+            conn.execute(
+                "UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?",
+                (now_iso(), row["document_id"]),
+            )
+        return Job(
+            id=row["id"],
+            document_id=row["document_id"],
+            kind=row["kind"],
+            pipeline=row["pipeline"],
+            attempts=row["attempts"] + 1,
+            max_attempts=row["max_attempts"],
+            worker=me,
+        )
+
+    def next_due(self, document_ids: Iterable[int] | None = None) -> float | None:
+        """When the earliest pending job becomes due (unix time), or None if none is pending."""
+        sql = "SELECT MIN(run_after) FROM jobs WHERE status = 'pending'"
+        params: list[object] = []
+        if document_ids is not None:
+            ids = list(document_ids)
+            if not ids:
+                return None
+            sql += f" AND document_id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
+        value = self.db.scalar(sql, params)
+        return float(value) if value is not None else None
+
+    def complete(self, job: Job) -> None:
+        """Mark the job done; call inside the transaction that stores its results."""
+        cur = self.db.conn.execute(
+            "UPDATE jobs SET status = 'done', finished_at = ?, last_error = NULL"
+            " WHERE id = ? AND status = 'running' AND worker = ?",
+            (now_iso(), job.id, job.worker),
+        )
+        if cur.rowcount != 1:
+            raise JobLost(f"job {job.id} was taken back before it finished")
+
+    def fail(self, job: Job, error: str, *, retry: bool, delay: float = 0.0, now: float | None = None) -> bool:
+        """Record a failed try: back to the queue after ``delay`` if allowed, else failed for good.
+
+        Returns True when the job will be retried.
+        """
+        now = time.time() if now is None else now
+        again = retry and job.attempts < job.max_attempts
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, run_after = ?, last_error = ?, finished_at = ?"
+                " WHERE id = ? AND status = 'running' AND worker = ?",
+                (
+                    "pending" if again else "failed",
+                    now + delay if again else now,
+                    error,
+                    None if again else now_iso(),
+                    job.id,
+                    job.worker,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise JobLost(f"job {job.id} was taken back before it failed")
+            conn.execute(
+                "UPDATE documents SET status = ?, error = ?, updated_at = ?,"
+                " processed_at = CASE WHEN ? THEN processed_at ELSE ? END WHERE id = ?",
+                ("queued" if again else "failed", error, now_iso(), again, now_iso(), job.document_id),
+            )
+        return again
+
+    def requeue(self, job: Job) -> bool:
+        """Give an unfinished job back to the queue without counting the try (graceful stop)."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0), worker = NULL"
+                " WHERE id = ? AND status = 'running' AND worker = ?",
+                (job.id, job.worker),
+            )
+            if cur.rowcount:
+                conn.execute(
+                    "UPDATE documents SET status = 'queued', updated_at = ? WHERE id = ?",
+                    (now_iso(), job.document_id),
+                )
+        return bool(cur.rowcount)
+
+    def recover(self) -> int:
+        """Put back in the queue the running jobs whose worker process has died."""
+        recovered = 0
+        with self.db.transaction() as conn:
+            rows = self.db.query(
+                "SELECT id, document_id, worker, attempts, max_attempts FROM jobs WHERE status = 'running'"
+            )
+            for row in rows:
+                if worker_alive(row["worker"]):
+                    continue
+                if row["attempts"] >= row["max_attempts"]:
+                    # The file took its worker down every time: stop trying.
+                    error = f"the worker process died while processing this document ({row['attempts']} tries)"
+                    conn.execute(
+                        "UPDATE jobs SET status = 'failed', worker = NULL, last_error = ?, finished_at = ?"
+                        " WHERE id = ?",
+                        (error, now_iso(), row["id"]),
+                    )
+                    conn.execute(
+                        "UPDATE documents SET status = 'failed', error = ?, updated_at = ?, processed_at = ?"
+                        " WHERE id = ?",
+                        (error, now_iso(), now_iso(), row["document_id"]),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET status = 'pending', worker = NULL, run_after = 0 WHERE id = ?",
+                        (row["id"],),
+                    )
+                    conn.execute(
+                        "UPDATE documents SET status = 'queued', updated_at = ? WHERE id = ?",
+                        (now_iso(), row["document_id"]),
+                    )
+                recovered += 1
+        return recovered
+
+    def depth(self) -> int:
+        return int(self.db.scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')") or 0)
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {r["status"]: r["n"] for r in rows}

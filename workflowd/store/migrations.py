@@ -1,0 +1,161 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` holds how many have run.
+
+Never edit a migration that has shipped: add a new one at the end of ``MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+
+def _m001_initial(db: Database) -> None:
+    db["documents"].create(
+        {
+            "id": int,
+            "parent_id": int,
+            "sha256": str,
+            "source": str,
+            "path": str,
+            "name": str,
+            "media_type": str,
+            "size": int,
+            "title": str,
+            "text": str,
+            "meta": str,
+            "status": str,
+            "error": str,
+            "created_at": str,
+            "updated_at": str,
+            "processed_at": str,
+        },
+        pk="id",
+        not_null={"sha256", "source", "status", "created_at", "updated_at"},
+        defaults={"meta": "{}"},
+        foreign_keys=[("parent_id", "documents", "id")],
+    )
+    db["documents"].create_index(["sha256"], unique=True)
+    db["documents"].create_index(["status"])
+    db["documents"].create_index(["parent_id"])
+
+    db["locations"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "source": str,
+            "path": str,
+            "size": int,
+            "mtime_ns": int,
+            "first_seen": str,
+            "last_seen": str,
+        },
+        pk="id",
+        not_null={"document_id", "source", "path"},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["locations"].create_index(["document_id", "source", "path"], unique=True)
+    db["locations"].create_index(["path", "size", "mtime_ns"])
+
+    db["jobs"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "kind": str,  # process
+            "pipeline": str,
+            "status": str,  # pending | running | done | failed
+            "attempts": int,
+            "max_attempts": int,
+            "run_after": float,  # unix time; a retry waits until then
+            "worker": str,  # "<host>:<pid>" of the process running it
+            "last_error": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"document_id", "kind", "status", "attempts", "max_attempts", "run_after", "created_at"},
+        defaults={"attempts": 0, "run_after": 0.0},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["jobs"].create_index(["status", "run_after"])
+    db["jobs"].create_index(["document_id"])
+
+    db["step_results"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "step": str,
+            "status": str,  # ok | failed
+            "data": str,  # JSON
+            "confidence": float,
+            "model_version": str,
+            "needs_review": int,
+            "error": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"document_id", "step", "status", "created_at"},
+        defaults={"needs_review": 0},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["step_results"].create_index(["document_id", "step"], unique=True)
+
+    db["corrections"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "task": str,
+            "value": str,  # JSON: the corrected answer
+            "previous": str,  # JSON: what the model said
+            "model_version": str,
+            "author": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"document_id", "task", "value", "created_at"},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["corrections"].create_index(["task", "created_at"])
+
+    db["alerts"].create(
+        {
+            "id": int,
+            "document_id": int,
+            "step": str,
+            "level": str,
+            "message": str,
+            "payload": str,  # JSON
+            "created_at": str,
+            "delivered_at": str,
+            "attempts": int,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"step", "level", "message", "created_at"},
+        defaults={"attempts": 0},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+
+    db["model_versions"].create(
+        {
+            "id": int,
+            "task": str,
+            "version": str,
+            "path": str,
+            "status": str,  # candidate | promoted | rejected | retired
+            "base_model": str,
+            "metrics": str,  # JSON
+            "meta": str,  # JSON: data size and hash, hyperparameters
+            "created_at": str,
+            "promoted_at": str,
+        },
+        pk="id",
+        not_null={"task", "version", "status", "created_at"},
+    )
+    db["model_versions"].create_index(["task", "version"], unique=True)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial]
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,58 @@
+"""Per-step results of each document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .db import StoreDB, dumps, now_iso
+
+
+class StepResults:
+    def __init__(self, db: StoreDB):
+        self.db = db
+
+    def save(
+        self,
+        doc_id: int,
+        step: str,
+        *,
+        data: dict[str, Any] | None = None,
+        confidence: float | None = None,
+        model_version: str | None = None,
+        needs_review: bool = False,
+        error: str | None = None,
+    ) -> None:
+        """Store (or replace) one step's result; a result with ``error`` is a failed step."""
+        self.db.conn.execute(
+            "INSERT INTO step_results (document_id, step, status, data, confidence, model_version,"
+            " needs_review, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (document_id, step) DO UPDATE SET status = excluded.status, data = excluded.data,"
+            " confidence = excluded.confidence, model_version = excluded.model_version,"
+            " needs_review = excluded.needs_review, error = excluded.error, created_at = excluded.created_at",
+            (
+                doc_id,
+                step,
+                "failed" if error else "ok",
+                dumps(data) if data is not None else None,
+                confidence,
+                model_version,
+                int(needs_review),
+                error,
+                now_iso(),
+            ),
+        )
+
+    def for_document(self, doc_id: int) -> dict[str, dict[str, Any]]:
+        rows = self.db.query(
+            "SELECT step, status, data, confidence, model_version, needs_review, error, created_at"
+            " FROM step_results WHERE document_id = ? ORDER BY id",
+            (doc_id,),
+        )
+        out = {}
+        for row in rows:
+            step = row.pop("step")
+            row["data"] = json.loads(row["data"]) if row["data"] else None
+            row["needs_review"] = bool(row["needs_review"])
+            out[step] = row
+        return out
