@@ -206,24 +206,24 @@ def load_config(explicit: str | Path | None = None) -> Settings:
         _FileOnlySettings(**data)
     except ValidationError as exc:
         raise ConfigError(
-            f"invalid config file {path}:", path=str(path), problems=describe_errors(exc, data)
+            f"invalid config file {path}:", path=str(path), problems=describe_errors(exc)
         ) from None
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        problems = [f"{_env_name(e['loc'])}: {_message(e, data)}" for e in exc.errors()]
+        problems = [f"{_env_name(e['loc'])}: {_message(e, Settings)}" for e in exc.errors()]
         raise ConfigError("invalid configuration in environment variables:", problems=problems) from None
     settings._file = path if path.exists() else None
     settings.resolve_paths(path.parent if settings._file else Path.cwd())
     return settings
 
 
-def describe_errors(exc: ValidationError, data: Any, prefix: str = "") -> list[str]:
-    """One readable line per validation error: the key, then the reason."""
+def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """One readable line per validation error: the key (after ``prefix``), then the reason."""
     lines = []
     for e in exc.errors():
-        where = f"{format_loc(e['loc'])}: " if e["loc"] else ""
-        lines.append(f"{prefix}{where}{_message(e, data)}")
+        where = f"{prefix}{format_loc(e['loc'])}: " if e["loc"] else (f"{prefix.rstrip('.')}: " if prefix else "")
+        lines.append(f"{where}{_message(e, root or Settings)}")
     return lines
 
 
@@ -241,10 +241,10 @@ def _env_name(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(str(p).upper() for p in loc if not isinstance(p, int))
 
 
-def _message(error: dict[str, Any], data: Any) -> str:
+def _message(error: Any, root: type[BaseModel]) -> str:
     if error["type"] == "extra_forbidden":
         key = error["loc"][-1]
-        hint = _suggest(str(key), error["loc"][:-1])
+        hint = _suggest(str(key), error["loc"][:-1], root)
         return f"unknown key {key!r}{hint}"
     if error["type"] == "missing":
         return "required key is missing"
@@ -256,8 +256,8 @@ def _message(error: dict[str, Any], data: Any) -> str:
     return msg
 
 
-def _suggest(key: str, parent: tuple[Any, ...]) -> str:
-    model: Any = Settings
+def _suggest(key: str, parent: tuple[Any, ...], root: type[BaseModel]) -> str:
+    model: Any = root
     for part in parent:
         if isinstance(part, int) or model is None:
             continue

@@ -10,7 +10,8 @@ for the person running workflowd::
     ├── StoreError             the SQLite store cannot be used
     │   └── SchemaTooNewError  the database was written by a newer workflowd
     ├── ExtractionError        a file's text cannot be extracted (bad input; final)
-    │   └── ExtractionCrashed  the extractor timed out, ran out of memory or died (retried)
+    │   ├── ExtractionCrashed  the extractor timed out, ran out of memory or died (retried)
+    │   └── ContentChanged     the file no longer has the content that was queued
     └── DaemonError
         ├── AlreadyRunningError
         └── NotRunningError
@@ -67,6 +68,10 @@ class ExtractionError(WorkflowdError):
 
 class ExtractionCrashed(ExtractionError):
     """The extractor process timed out, exceeded its memory limit or died; may be retried."""
+
+
+class ContentChanged(ExtractionError):
+    """The file's bytes no longer match the sha256 it was queued with."""
 
 
 class DaemonError(WorkflowdError):

@@ -39,6 +39,7 @@ class FoundFile:
     sha256: str
     size: int
     mtime_ns: int | None = None
+    media_type: str | None = None  # as sniffed from the first bytes; extraction may refine it
 
 
 class Documents:
@@ -67,14 +68,15 @@ class Documents:
             created = doc_id is None
             if created:
                 cur = conn.execute(
-                    "INSERT INTO documents (parent_id, sha256, source, path, name, size, status, error,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents (parent_id, sha256, source, path, name, media_type, size, status,"
+                    " error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         parent_id,
                         found.sha256,
                         found.source,
                         found.path,
                         found.name,
+                        found.media_type,
                         found.size,
                         "failed" if error else "queued",
                         error,
@@ -170,7 +172,14 @@ class Documents:
         )
 
     def children(self, doc_id: int) -> list[int]:
-        return [r["id"] for r in self.db.query("SELECT id FROM documents WHERE parent_id = ? ORDER BY id", (doc_id,))]
+        return self.children_of([doc_id])
+
+    def children_of(self, doc_ids: list[int]) -> list[int]:
+        if not doc_ids:
+            return []
+        marks = ", ".join("?" * len(doc_ids))
+        rows = self.db.query(f"SELECT id FROM documents WHERE parent_id IN ({marks}) ORDER BY id", doc_ids)
+        return [r["id"] for r in rows]
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)

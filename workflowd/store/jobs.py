@@ -10,10 +10,12 @@ and ``max_attempts`` bounds how often a file that kills its worker is tried agai
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .db import StoreDB, now_iso
 
@@ -33,22 +35,45 @@ class Job:
     worker: str
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def claim_token() -> str:
+    """``<host>:<pid>:<process start time>:<random>``: who holds a job, unique to each claim."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid) or 0}:{secrets.token_hex(4)}"
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of a live process (Linux ``/proc``), or None if it is dead or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie has died; its parent just has not reaped it
+        return None
+    return fields[19]
 
 
 def worker_alive(worker: str | None) -> bool:
-    """Whether the process that claimed a job still runs (on this host; other hosts are assumed alive)."""
+    """Whether the process that claimed a job still runs (other hosts are assumed alive).
+
+    The start time guards against a reused pid; without /proc, a signal 0 tells.
+    """
     if not worker:
         return False
-    host, _, pid = worker.rpartition(":")
+    host, pid_text, started, *_ = [*worker.split(":"), "", ""]
     if host != socket.gethostname():
         return True
     try:
-        os.kill(int(pid), 0)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if Path("/proc/self/stat").exists():
+        return _process_start(pid) == started
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, ValueError):
+    except PermissionError:
         return True
     return True
 
@@ -69,7 +94,7 @@ class Jobs:
             sql += f" AND document_id IN ({', '.join('?' * len(ids))})"
             params.extend(ids)
         sql += " ORDER BY run_after, id LIMIT 1"
-        me = worker_id()
+        me = claim_token()
         with self.db.transaction() as conn:
             row = self.db.query_one(sql, params)
             if row is None:
@@ -194,6 +219,22 @@ class Jobs:
                     )
                 recovered += 1
         return recovered
+
+    def claim_possible(self, document_ids: Iterable[int]) -> bool:
+        """Whether any job of these documents is pending (whenever it is due)."""
+        return self.next_due(document_ids) is not None
+
+    def running_for(self, document_ids: Iterable[int]) -> int:
+        """How many jobs of these documents are running (in any process)."""
+        ids = list(document_ids)
+        if not ids:
+            return 0
+        return int(
+            self.db.scalar(
+                f"SELECT COUNT(*) FROM jobs WHERE status = 'running' AND document_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
+        )
 
     def depth(self) -> int:
         return int(self.db.scalar("SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running')") or 0)

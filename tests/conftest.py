@@ -1,0 +1,91 @@
+"""Fixtures shared by every test: temp homes, configs, and the CLI run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"public test data not found at {path} (../shared/data beside the repository)")
+    return path
+
+
+@dataclass
+class Env:
+    """A throwaway user: home, config file, data dir and one watched folder."""
+
+    root: Path
+    home: Path
+    config: Path
+    data_dir: Path
+    inbox: Path
+    env: dict[str, str]
+
+    def write_config(self, text: str) -> None:
+        self.config.write_text(text, encoding="utf-8")
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
+        """Run ``workflowd ARGS`` as its own process, as a user would."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "workflowd", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout, **kw,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"workflowd {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        return json.loads(self.run(*args, "--json", **kw).stdout)
+
+
+def base_config(data_dir: Path, inbox: Path, extra: str = "") -> str:
+    return f"""\
+data_dir = {json.dumps(str(data_dir))}
+[daemon]
+rescan_interval = 3600
+stop_timeout = 10
+[jobs]
+retry_delay = 0.5
+[[sources]]
+path = {json.dumps(str(inbox))}
+settle_delay = 0.3
+{extra}"""
+
+
+@pytest.fixture
+def wf_env(tmp_path: Path) -> Iterator[Env]:
+    home = tmp_path / "home"
+    home.mkdir()
+    data_dir, inbox = tmp_path / "data", tmp_path / "inbox"
+    inbox.mkdir()
+    config = tmp_path / "config.toml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWD_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
+               WORKFLOWD_CONFIG=str(config), PYTHONUNBUFFERED="1")
+    e = Env(tmp_path, home, config, data_dir, inbox, env)
+    e.write_config(base_config(data_dir, inbox))
+    yield e
+    # never leave a daemon behind
+    pid_file = data_dir / "workflowd.pid"
+    if pid_file.exists():
+        subprocess.run([sys.executable, "-m", "workflowd", "stop"], env=env, capture_output=True, timeout=60)

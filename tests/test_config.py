@@ -1,0 +1,141 @@
+"""config.example.toml documents every key; typos and wrong types name the file and the key."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from workflowd.config import FolderSourceSettings, Settings, load_config
+from workflowd.errors import ConfigError
+
+from tests.conftest import REPO, Env
+
+EXAMPLE = REPO / "config.example.toml"
+
+
+def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
+    keys = set()
+    for name, field in model.model_fields.items():
+        keys.add(prefix + name)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys |= _model_keys(ann, f"{prefix}{name}.")
+    return keys
+
+
+def _documented_keys(text: str) -> set[str]:
+    """Keys set or shown commented-out (``# key = ...``) in the example, with their table."""
+    keys, table = set(), ""
+    for line in text.splitlines():
+        m = re.match(r"^\s*(?:#\s*)?\[\[?([\w.]+)\]\]?\s*$", line)
+        if m:
+            table = m.group(1)
+            if table.startswith("sources"):
+                table = "sources"
+            keys.add(table)
+            continue
+        m = re.match(r"^\s*(?:#\s*)?([A-Za-z_]\w*)\s*=", line)
+        if m:
+            keys.add(f"{table}.{m.group(1)}" if table else m.group(1))
+    return keys
+
+
+def test_example_config_loads_and_keeps_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    settings = load_config(EXAMPLE)
+    defaults = Settings()
+    for section in ("daemon", "jobs", "extract"):
+        assert getattr(settings, section) == getattr(defaults, section), section
+    assert settings.log_level == defaults.log_level
+    assert settings.data_dir == tmp_path / ".local/share/workflowd"
+    assert [s.path for s in settings.sources] == [tmp_path / "workflowd/inbox"]
+
+
+def test_example_config_documents_every_key() -> None:
+    documented = _documented_keys(EXAMPLE.read_text())
+    expected = _model_keys(Settings) | {f"sources.{k}" for k in FolderSourceSettings.model_fields}
+    expected -= {"pipelines", "steps"}  # free-form tables, shown by example
+    missing = sorted(expected - documented)
+    assert not missing, f"keys missing from config.example.toml: {missing}"
+    assert "pipelines.default.steps" in documented
+
+
+def test_empty_file_and_one_table_are_valid(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("")
+    assert load_config(path).daemon.rescan_interval == 300
+    path.write_text("[jobs]\nmax_attempts = 5\n")
+    settings = load_config(path)
+    assert settings.jobs.max_attempts == 5
+    assert list(settings.pipelines) == ["default"]
+
+
+def test_typo_names_file_key_and_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[[sources]]\npath = "x"\nrecursve = false\n[daemon]\nrescan_interval = "often"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert "sources[0].recursve: unknown key 'recursve' (did you mean 'recursive'?)" in text
+    assert "daemon.rescan_interval" in text and "'often'" in text
+
+
+def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[daemon\n")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*line 1"):
+        load_config(path)
+
+
+def test_unknown_pipeline_in_source(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[[sources]]\npath = "x"\npipeline = "mail"\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.pipeline: unknown pipeline 'mail'; defined pipelines: default"):
+        load_config(path)
+
+
+def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[daemon]\nrescan_interval = 10\n")
+    monkeypatch.setenv("WORKFLOWD_DAEMON__RESCAN_INTERVAL", "42")
+    monkeypatch.setenv("WORKFLOWD_DATA_DIR", str(tmp_path / "d"))
+    settings = load_config(path)
+    assert settings.daemon.rescan_interval == 42
+    assert settings.data_dir == tmp_path / "d"
+    monkeypatch.setenv("WORKFLOWD_JOBS__MAX_ATTEMPTS", "many")
+    with pytest.raises(ConfigError, match="WORKFLOWD_JOBS__MAX_ATTEMPTS"):
+        load_config(path)
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "c.toml"
+    path.write_text('data_dir = "data"\n[[sources]]\npath = "../inbox"\n')
+    settings = load_config(path)
+    assert settings.data_dir == tmp_path / "conf" / "data"
+    assert settings.sources[0].path == tmp_path / "conf" / ".." / "inbox"
+    assert settings.sources[0].name == f"folder:{tmp_path / 'conf' / '..' / 'inbox'}"
+
+
+def test_missing_named_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_exit_code_2_on_config_error(wf_env: Env) -> None:
+    wf_env.write_config('[daemon]\nrescan_intervall = 5\n')
+    proc = wf_env.run("status", check=False)
+    assert proc.returncode == 2
+    assert str(wf_env.config) in proc.stderr
+    assert "daemon.rescan_intervall: unknown key" in proc.stderr
+    assert "did you mean 'rescan_interval'" in proc.stderr
+
+
+def test_example_parses_as_toml() -> None:
+    tomllib.loads(EXAMPLE.read_text())

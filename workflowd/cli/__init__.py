@@ -1,0 +1,55 @@
+"""The command line: ``workflowd COMMAND``. Only this package prints."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import ConfigError, PluginError, WorkflowdError
+from . import daemon_cmds, document_cmds, setup_cmds
+from .output import error
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+
+COMMAND_MODULES = (setup_cmds, daemon_cmds, document_cmds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="config file (default: $WORKFLOWD_CONFIG, else ~/.config/workflowd/config.toml)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="workflowd",
+        description="A personal workflow automation daemon: files and mail become classified, "
+        "summarised, searchable records in SQLite, with local models that learn from your corrections.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"workflowd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.add_parsers(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except (ConfigError, PluginError) as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    except WorkflowdError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `workflowd list | head`
+        sys.stderr.close()
+        return EXIT_OK

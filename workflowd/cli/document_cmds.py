@@ -1,0 +1,128 @@
+"""``workflowd ingest | list | show``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ..config import load_config
+from ..errors import WorkflowdError
+from ..ingest import ingest
+from ..logs import setup_logging
+from ..store import Store
+from ..store.documents import STATUSES
+from .output import console, error, print_json
+
+
+def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("ingest", parents=[common], help="process files now, without the daemon",
+                       description="Record the files (folders are walked) and run them through the pipeline "
+                       "in this process. Content seen before is not processed again. Exit code 1 when a "
+                       "path cannot be read; documents that fail are listed with status failed.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--pipeline", metavar="NAME", help="pipeline to use (default: the watched folder's, else 'default')")
+    p.add_argument("--json", action="store_true", help="print the processed documents as `list --json` does")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("list", parents=[common], help="list documents",
+                       description="List documents, oldest first.")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--status", choices=STATUSES, help="only documents in this status")
+    p.add_argument("--source", metavar="NAME", help="only documents from this source")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N documents")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", parents=[common], help="show one document with its text and results",
+                       description="Show a document: its metadata, where it was found, its text and "
+                       "each step's result.")
+    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_show)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = load_config(getattr(args, "config", None))
+    setup_logging("WARNING", None, stderr=True)
+    report = ingest(settings, args.paths, pipeline=args.pipeline)
+    store = Store(settings.db_path)
+    try:
+        docs = store.documents.list(ids=report.document_ids)
+    finally:
+        store.close()
+    for problem in report.problems:
+        error(problem)
+    if args.json:
+        print_json(docs)
+    else:
+        _table(docs)
+        failed = sum(d["status"] == "failed" for d in docs)
+        console.print(f"{len(docs)} document(s), {failed} failed", markup=False)
+    return 1 if report.problems else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = load_config(getattr(args, "config", None))
+    docs: list[dict[str, Any]] = []
+    if settings.db_path.exists():
+        store = Store(settings.db_path)
+        try:
+            docs = store.documents.list(status=args.status, source=args.source, limit=args.limit)
+        finally:
+            store.close()
+    if args.json:
+        print_json(docs)
+    else:
+        _table(docs)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    settings = load_config(getattr(args, "config", None))
+    if not settings.db_path.exists():
+        raise WorkflowdError(f"no document {args.id} (no database yet at {settings.db_path})")
+    store = Store(settings.db_path)
+    try:
+        doc = store.documents.get(args.id)
+        if doc is None:
+            raise WorkflowdError(f"no document with id {args.id}")
+        doc["locations"] = store.documents.locations(args.id)
+        doc["children"] = store.documents.children(args.id)
+        doc["results"] = store.results.for_document(args.id)
+    finally:
+        store.close()
+    if args.json:
+        print_json(doc)
+        return 0
+    for key in ("id", "name", "title", "status", "error", "media_type", "size", "source", "path",
+                "parent_id", "sha256", "created_at", "processed_at"):
+        if doc.get(key) not in (None, ""):
+            console.print(f"[bold]{key}[/bold]: ", end="")
+            console.print(str(doc[key]), markup=False)
+    for loc in doc["locations"][1:]:
+        console.print(f"[bold]also at[/bold]: {loc['path']}", markup=True, highlight=False)
+    if doc["children"]:
+        console.print(f"[bold]attachments[/bold]: {', '.join(map(str, doc['children']))}")
+    for step, result in doc["results"].items():
+        value = result["error"] if result["status"] == "failed" else result["data"]
+        conf = f" (confidence {result['confidence']:.2f})" if result["confidence"] is not None else ""
+        console.print(f"[bold]{step}[/bold] {result['status']}{conf}: ", end="")
+        console.print(str(value), markup=False)
+    if doc.get("text"):
+        console.rule("text")
+        console.print(doc["text"], markup=False)
+    return 0
+
+
+def _table(docs: list[dict[str, Any]]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for col in ("id", "status", "type", "name", "source", "error"):
+        table.add_column(col, overflow="fold" if col in ("name", "error") else "ellipsis")
+    for d in docs:
+        name = d["name"] or ""
+        if d["parent_id"]:
+            name = f"↳ {name}"
+        table.add_row(str(d["id"]), d["status"], d["media_type"] or "", name, d["source"], d["error"] or "")
+    console.print(table)

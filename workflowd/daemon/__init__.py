@@ -1,0 +1,1 @@
+"""The background daemon and the commands that control it."""

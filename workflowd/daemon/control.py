@@ -1,0 +1,108 @@
+"""Starting the daemon in the background, stopping it, and asking how it is doing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import AlreadyRunningError, DaemonError
+from ..store import Store
+from .pidfile import running_info
+
+START_TIMEOUT_S = 60.0
+
+
+def start_detached(settings: Settings, config_arg: str | None) -> int:
+    """Start ``workflowd start --foreground`` in a new session; return its pid once it holds the pidfile."""
+    info = running_info(settings.pid_path)
+    if info is not None:
+        raise AlreadyRunningError(f"workflowd is already running (pid {info.get('pid')})")
+    settings.log_path.parent.mkdir(parents=True, exist_ok=True)
+    err_path = settings.log_path.parent / "daemon.stderr"
+    cmd = [sys.executable, "-m", "workflowd"]
+    if config_arg:
+        cmd += ["--config", str(config_arg)]
+    cmd += ["start", "--foreground", "--quiet"]
+    with open(err_path, "ab") as err:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            close_fds=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise DaemonError(f"the daemon exited at start (code {code}):\n{_tail(err_path)}")
+        info = running_info(settings.pid_path)
+        if info is not None and info.get("pid") == proc.pid:
+            return proc.pid
+        time.sleep(0.05)
+    raise DaemonError(f"the daemon did not start within {START_TIMEOUT_S:.0f} s; see {settings.log_path}")
+
+
+def stop(settings: Settings, timeout: float | None = None) -> int | None:
+    """Ask the daemon to stop (SIGTERM) and wait until it has; returns its pid, or None if none ran."""
+    info = running_info(settings.pid_path)
+    if info is None:
+        return None
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        raise DaemonError(f"the pidfile {settings.pid_path} is locked but names no pid")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    wait = (settings.daemon.stop_timeout + 15.0) if timeout is None else timeout
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if running_info(settings.pid_path) is None:
+            return pid
+        time.sleep(0.05)
+    raise DaemonError(f"workflowd (pid {pid}) did not stop within {wait:.0f} s; `kill -9 {pid}` ends it")
+
+
+def reload(settings: Settings) -> int:
+    info = running_info(settings.pid_path)
+    if info is None or not isinstance(info.get("pid"), int):
+        raise DaemonError("workflowd is not running")
+    os.kill(info["pid"], signal.SIGHUP)
+    return int(info["pid"])
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    """What ``status --json`` prints: running, pid, uptime, queue depth, documents by status."""
+    info = running_info(settings.pid_path)
+    out: dict[str, Any] = {
+        "running": info is not None,
+        "pid": info.get("pid") if info else None,
+        "started_at": info.get("started_at") if info else None,
+        "uptime_s": round(time.time() - info["started"], 1) if info and "started" in info else None,
+        "data_dir": str(settings.data_dir),
+        "config": str(settings.file) if settings.file else None,
+        "queue": 0,
+        "counts": {},
+        "sources": [{"name": s.name, "type": s.type, "path": str(s.path)} for s in settings.sources],
+    }
+    if settings.db_path.exists():
+        store = Store(settings.db_path)
+        try:
+            out["queue"] = store.jobs.depth()
+            out["counts"] = store.documents.counts()
+        finally:
+            store.close()
+    else:
+        out["counts"] = {"queued": 0, "processing": 0, "done": 0, "failed": 0}
+    return out
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

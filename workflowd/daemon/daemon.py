@@ -1,0 +1,201 @@
+"""The daemon: watches the sources, records what arrives, and feeds the worker.
+
+The main thread sleeps until the next thing it has to do (a file to settle, a rescan) or
+until an event, a signal or the worker wakes it: an idle daemon does no work between rescans.
+Signal handlers only set flags.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from ..config import Settings, load_config
+from ..errors import WorkflowdError
+from ..intake import FileChanged, take_file
+from ..logs import setup_logging
+from ..runtime import build_pipelines
+from ..sources.folder import FolderSource, new_observer
+from ..store import Store
+from .pidfile import PidFile
+from .worker import Worker
+
+log = logging.getLogger("workflowd.daemon")
+
+ERROR_BACKOFF_S = 5.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config_arg: str | None = None,
+        log_to_stderr: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.settings = settings
+        self.config_arg = config_arg
+        self.log_to_stderr = log_to_stderr
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = False
+        self._reload = False
+        self.sources: list[FolderSource] = []
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True
+        self._wake.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self._reload = True
+        self._wake.set()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError, StoreError."""
+        settings = self.settings
+        setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+        pidfile = PidFile(settings.pid_path)
+        pidfile.acquire(
+            {
+                "pid": os.getpid(),
+                "started": time.time(),
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "config": str(settings.file) if settings.file else None,
+            }
+        )
+        self.store = Store(settings.db_path)
+        try:
+            recovered = self.store.jobs.recover()
+            if recovered:
+                log.warning("re-queued %d job(s) left running by a process that died", recovered)
+            pipelines = build_pipelines(settings)
+            self.worker = Worker(settings, pipelines)
+            self.observer = new_observer()
+            self.observer.start()
+            self.sources = self._start_sources(settings)
+            signal.signal(signal.SIGTERM, self._on_stop)
+            signal.signal(signal.SIGINT, self._on_stop)
+            signal.signal(signal.SIGHUP, self._on_reload)
+            self.worker.start()
+            log.info(
+                "workflowd started (pid %d); watching %s; pipelines: %s",
+                os.getpid(),
+                ", ".join(str(s.root) for s in self.sources) or "nothing",
+                "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
+            )
+            self._loop()
+        finally:
+            self._shutdown()
+            self.store.close()
+            pidfile.release()
+            log.info("workflowd stopped")
+
+    def _start_sources(self, settings: Settings) -> list[FolderSource]:
+        sources = []
+        for conf in settings.sources:
+            source = FolderSource(conf, wake=self._wake.set, skip_dirs=(settings.data_dir,), clock=self.clock)
+            source.start(self.observer)
+            sources.append(source)
+        return sources
+
+    def _shutdown(self) -> None:
+        for source in self.sources:
+            source.stop()
+        if getattr(self, "observer", None) is not None:
+            self.observer.stop()
+            self.observer.join(timeout=5)
+        worker = getattr(self, "worker", None)
+        if worker is None or not worker.is_alive():
+            return
+        job = worker.current
+        if job is not None:
+            log.info("stopping: waiting up to %.0f s for document %s", self.settings.daemon.stop_timeout, job.document_id)
+        worker.stop()
+        worker.join(timeout=self.settings.daemon.stop_timeout)
+        if worker.is_alive():
+            job = worker.current
+            if job is not None and self.store.jobs.requeue(job):
+                log.warning("re-queued document %s; it will be processed at the next start", job.document_id)
+            worker.abort()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_rescan = self.clock()
+        while not self._stop:
+            try:
+                if self._reload:
+                    self._reload = False
+                    next_rescan = self._do_reload(next_rescan)
+                now = self.clock()
+                if now >= next_rescan:
+                    for source in self.sources:
+                        found = source.scan(self.store.documents.is_known_file)
+                        if found:
+                            log.info("rescan of %s found %d new file(s)", source.root, found)
+                    next_rescan = now + self.settings.daemon.rescan_interval
+                self._take_ready()
+                deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
+                timeout = max(0.0, min(deadlines) - self.clock())
+            except Exception:  # e.g. the disk is full: log it and keep the daemon alive
+                log.exception("error in the main loop; retrying in %.0f s", ERROR_BACKOFF_S)
+                timeout = ERROR_BACKOFF_S
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def _take_ready(self) -> None:
+        for source in self.sources:
+            for path in source.ready(self.store.documents.is_known_file):
+                self._take(source, path)
+
+    def _take(self, source: FolderSource, path: Path) -> None:
+        try:
+            doc_id, created = take_file(
+                self.store, self.settings, path, source=source.name, pipeline=source.conf.pipeline
+            )
+        except FileChanged:
+            source.retry_later(path)
+            return
+        except FileNotFoundError:
+            return  # removed before it could be read; nothing to take
+        except OSError as exc:
+            log.warning("cannot read %s: %s", path, exc)
+            return
+        if created:
+            log.info("queued %s as document %d", path, doc_id)
+            self.worker.wake()
+        else:
+            log.info("%s has the same content as document %d; recorded as another location", path, doc_id)
+
+    def _do_reload(self, next_rescan: float) -> float:
+        log.info("reloading the configuration (SIGHUP)")
+        try:
+            new = load_config(self.config_arg)
+            if new.data_dir != self.settings.data_dir:
+                log.warning("data_dir changed to %s: restart workflowd to use it; keeping %s",
+                            new.data_dir, self.settings.data_dir)
+                new.data_dir = self.settings.data_dir
+            pipelines = build_pipelines(new)
+        except WorkflowdError as exc:
+            log.error("the new configuration was not applied; keeping the running one:\n%s", exc)
+            return next_rescan
+        setup_logging(new.log_level, new.log_path, stderr=self.log_to_stderr)
+        for source in self.sources:
+            source.stop()
+        self.settings = new
+        self.sources = self._start_sources(new)
+        self.worker.replace(new, pipelines)
+        log.info("configuration reloaded; watching %s", ", ".join(str(s.root) for s in self.sources) or "nothing")
+        return self.clock()  # rescan now: new folders may hold files already

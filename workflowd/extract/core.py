@@ -1,0 +1,101 @@
+"""In-process extraction: size checks, type detection, the per-type extractor, the text limit.
+
+Use :class:`~workflowd.extract.sandbox.SandboxedExtractor` for untrusted files; this module is
+what runs inside its child process (and in tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import ExtractSettings
+from ..errors import ExtractionError
+from . import sniff
+from .html import extract_html
+from .mail import extract_mail
+from .office import extract_docx, extract_odt
+from .pdf import extract_pdf
+from .plain import extract_markdown, extract_plain
+from .result import Extraction
+from .textutil import clean_str, clean_value, short_reason
+
+__all__ = ["EXTRACTORS", "check_size", "extract_bytes", "extract_file"]
+
+Extractor = Callable[[bytes, ExtractSettings, Path], Extraction]
+
+EXTRACTORS: dict[str, Extractor] = {
+    sniff.PDF: extract_pdf,
+    sniff.DOCX: extract_docx,
+    sniff.ODT: extract_odt,
+    sniff.HTML: extract_html,
+    sniff.MAIL: extract_mail,
+    sniff.MARKDOWN: extract_markdown,
+    sniff.PLAIN: extract_plain,
+}
+
+
+def check_size(size: int, settings: ExtractSettings) -> None:
+    """Refuse empty files and files over ``extract.max_file_mb`` before anything reads them."""
+    if size == 0:
+        raise ExtractionError("empty file (0 bytes)")
+    limit = settings.max_file_mb * 1024 * 1024
+    if size > limit:
+        raise ExtractionError(
+            f"file is {size / 1024 / 1024:.1f} MB, over the limit of {settings.max_file_mb:g} MB"
+            " (extract.max_file_mb)"
+        )
+
+
+def extract_file(path: Path, settings: ExtractSettings, blob_dir: Path) -> Extraction:
+    """Extract the text of one file; ExtractionError for bad content, OSError when unreadable."""
+    path = Path(path)
+    check_size(path.stat().st_size, settings)
+    limit = int(settings.max_file_mb * 1024 * 1024)
+    with path.open("rb") as fh:
+        # read(n) allocates n bytes up front, so ask for what the file holds, not for the limit
+        size = min(os.fstat(fh.fileno()).st_size, limit)
+        data = fh.read(size + 1)
+        if len(data) > size:  # the file grew since stat()
+            data += fh.read(limit + 1 - len(data))
+    check_size(len(data), settings)
+    return extract_bytes(data, path.name, settings, blob_dir)
+
+
+def extract_bytes(data: bytes, name: str, settings: ExtractSettings, blob_dir: Path) -> Extraction:
+    """Extract the text of ``data`` (a file called ``name``); see :func:`extract_file`."""
+    media_type = sniff.detect_media_type(data, name)
+    extractor = EXTRACTORS.get(media_type)
+    if extractor is None:
+        raise ExtractionError(f"unsupported file type: {media_type} ({sniff.describe_type(media_type)})")
+    try:
+        result = extractor(data, settings, Path(blob_dir))
+    except (ExtractionError, MemoryError, OSError):
+        raise
+    except RecursionError:
+        raise ExtractionError(f"cannot read {media_type}: the document is nested too deeply") from None
+    except Exception as exc:  # a parser bug or an input no one foresaw: still one file's failure
+        reason = f"{type(exc).__name__}: {short_reason(exc)}"
+        raise ExtractionError(f"cannot read {media_type}: {reason}") from None
+    return _finish(result, media_type, hashlib.sha256(data).hexdigest(), settings)
+
+
+def _finish(result: Extraction, media_type: str, sha: str, settings: ExtractSettings) -> Extraction:
+    """Clean strings, apply the text limit and record the type and hash."""
+    text = clean_str(result.text)
+    meta = clean_value(result.meta)
+    if len(text) > settings.max_text_chars:
+        meta["truncated"] = True
+        meta["original_chars"] = len(text)
+        text = text[: settings.max_text_chars]
+    title = clean_str(result.title).strip() if result.title else None
+    return Extraction(
+        media_type=media_type,
+        text=text,
+        title=title or None,
+        meta=meta,
+        attachments=result.attachments,
+        sha256=sha,
+    )

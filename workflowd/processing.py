@@ -1,0 +1,150 @@
+"""One claimed job to stored results: extract the text, run the pipeline, commit it all at once."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import ContentChanged, ExtractionCrashed, ExtractionError
+from .extract import Extraction, SandboxedExtractor, detect_media_type
+from .intake import HEAD, size_error
+from .pipeline import Document, Pipelines
+from .store import FoundFile, Job, JobLost, Store
+
+log = logging.getLogger("workflowd.processing")
+
+
+class Processor:
+    def __init__(self, store: Store, settings: Settings, pipelines: Pipelines, extractor: SandboxedExtractor):
+        self.store = store
+        self.settings = settings
+        self.pipelines = pipelines
+        self.extractor = extractor
+
+    def retry_delay(self, attempts: int) -> float:
+        conf = self.settings.jobs
+        return min(conf.retry_delay * 2 ** max(attempts - 1, 0), conf.retry_delay_max)
+
+    def process(self, job: Job) -> str:
+        """Process one job; returns the document's status afterwards (done, queued or failed)."""
+        doc = self.store.documents.get(job.document_id)
+        if doc is None:  # cannot happen through the store's API; do not loop on it
+            self.store.jobs.fail(job, "document row is missing", retry=False)
+            return "failed"
+        try:
+            extraction = self._extract(doc)
+        except ExtractionCrashed as exc:
+            return self._fail(job, doc, str(exc), retry=True)
+        except ExtractionError as exc:
+            return self._fail(job, doc, str(exc), retry=False)
+        except OSError as exc:  # file gone for now, unreadable, disk trouble: try again later
+            return self._fail(job, doc, f"cannot read the file: {exc}", retry=True)
+
+        view = Document(
+            id=doc["id"],
+            text=extraction.text,
+            title=extraction.title,
+            media_type=extraction.media_type,
+            source=doc["source"],
+            path=doc["path"],
+            name=doc["name"],
+            parent_id=doc["parent_id"],
+            meta=extraction.meta,
+        )
+        outcomes = self.pipelines.get(job.pipeline).run(view)
+        try:
+            with self.store.transaction():
+                self.store.jobs.complete(job)
+                self.store.documents.set_extracted(
+                    doc["id"],
+                    media_type=extraction.media_type,
+                    title=extraction.title,
+                    text=extraction.text,
+                    meta=extraction.meta,
+                )
+                for outcome in outcomes:
+                    r = outcome.result
+                    self.store.results.save(
+                        doc["id"],
+                        outcome.step,
+                        data=r.data if r else None,
+                        confidence=r.confidence if r else None,
+                        model_version=r.model_version if r else None,
+                        needs_review=r.needs_review if r else False,
+                        error=outcome.error,
+                    )
+                self._add_attachments(doc, job, extraction)
+        except JobLost as exc:
+            log.warning("%s; its results were dropped", exc)
+            return "queued"
+        failed_steps = [o.step for o in outcomes if o.error]
+        log.info(
+            "processed document %s (%s, %s)%s",
+            doc["id"],
+            doc["name"],
+            extraction.media_type,
+            f"; failed steps: {', '.join(failed_steps)}" if failed_steps else "",
+        )
+        return "done"
+
+    def _extract(self, doc: dict[str, Any]) -> Extraction:
+        """Extract from the first location that still holds the document's content."""
+        paths = [doc["path"]] + [
+            loc["path"] for loc in self.store.documents.locations(doc["id"]) if loc["path"] != doc["path"]
+        ]
+        last: Exception | None = None
+        for path in paths:
+            if not Path(path).is_file():
+                last = FileNotFoundError(f"{path} is gone")
+                continue
+            try:
+                return self.extractor.extract(Path(path), expected_sha256=doc["sha256"])
+            except ContentChanged as exc:
+                last = exc
+        # Gone or changed everywhere: maybe moved and not yet seen at its new place; retry later.
+        raise OSError(str(last))
+
+    def _fail(self, job: Job, doc: dict[str, Any], error: str, *, retry: bool) -> str:
+        delay = self.retry_delay(job.attempts)
+        try:
+            again = self.store.jobs.fail(job, error, retry=retry, delay=delay)
+        except JobLost as exc:
+            log.warning("%s", exc)
+            return "queued"
+        if again:
+            log.warning(
+                "document %s (%s): %s; try %d of %d again in %.0f s",
+                doc["id"], doc["name"], error, job.attempts + 1, job.max_attempts, delay,
+            )
+            return "queued"
+        log.error("document %s (%s) failed: %s", doc["id"], doc["name"], error)
+        return "failed"
+
+    def _add_attachments(self, doc: dict[str, Any], job: Job, extraction: Extraction) -> None:
+        for att in extraction.attachments:
+            found = FoundFile(
+                source=doc["source"],
+                path=att.path,
+                name=att.name,
+                sha256=att.sha256,
+                size=att.size,
+                media_type=_sniff(Path(att.path), att.name),
+            )
+            self.store.documents.add(
+                found,
+                pipeline=job.pipeline,
+                max_attempts=self.settings.jobs.max_attempts,
+                parent_id=doc["id"],
+                error=size_error(att.size, self.settings),
+            )
+
+
+def _sniff(path: Path, name: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD)
+    except OSError:
+        return None
+    return detect_media_type(head, name) if head else None

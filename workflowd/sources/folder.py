@@ -1,0 +1,241 @@
+"""Watched folders: inotify events through watchdog, plus rescans for what events miss.
+
+A file becomes a candidate when an event or a scan shows it; it is taken once its size and
+mtime have not changed for ``settle_delay`` seconds. Nothing here polls: the daemon asks
+``next_check()`` when to look again and sleeps until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+
+from ..config import FolderSourceSettings
+from .filters import wanted
+
+log = logging.getLogger("workflowd.sources.folder")
+
+KnownFile = Callable[[str, int, int], bool]
+
+
+@dataclass
+class _Candidate:
+    size: int | None = None
+    mtime_ns: int | None = None
+    since: float = 0.0  # monotonic time the current (size, mtime) was first seen
+
+
+def new_observer() -> BaseObserver:
+    # The dispatcher thread waits on its queue with this timeout: long, so an idle daemon
+    # does not wake up every second (stop() still ends it at once).
+    return Observer(timeout=3600)
+
+
+class FolderSource:
+    def __init__(
+        self,
+        conf: FolderSourceSettings,
+        *,
+        wake: Callable[[], None],
+        skip_dirs: tuple[Path, ...] = (),
+        clock: Callable[[], float],
+    ):
+        self.conf = conf
+        self.name = conf.name
+        self.root = Path(conf.path)
+        self._wake = wake
+        self._skip_dirs = tuple(d.resolve() for d in skip_dirs)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._candidates: dict[Path, _Candidate] = {}
+        self._watch: ObservedWatch | None = None
+        self._observer: BaseObserver | None = None
+        self._missing_logged = False
+
+    # -- watching --------------------------------------------------------------------------
+
+    def start(self, observer: BaseObserver) -> None:
+        self._observer = observer
+        self._ensure_watch()
+
+    def stop(self) -> None:
+        if self._observer is not None and self._watch is not None:
+            try:
+                self._observer.unschedule(self._watch)
+            except (KeyError, OSError):
+                pass
+        self._watch = None
+
+    def _watch_alive(self) -> bool:
+        if self._observer is None or self._watch is None:
+            return False
+        return any(e.watch == self._watch and e.is_alive() for e in self._observer.emitters)
+
+    def _ensure_watch(self) -> None:
+        """Start (or restart) the inotify watch if the folder exists and none is running."""
+        if self._observer is None or self._watch_alive():
+            return
+        if not self.root.is_dir():
+            if not self._missing_logged:
+                log.warning("watched folder %s does not exist; looking again at each rescan", self.root)
+                self._missing_logged = True
+            return
+        self.stop()
+        try:
+            self._watch = self._observer.schedule(_Handler(self), str(self.root), recursive=self.conf.recursive)
+        except OSError as exc:
+            # e.g. the inotify watch limit: rescans still find every file, only later.
+            log.error("cannot watch %s (%s); relying on rescans", self.root, exc)
+            self._watch = None
+            return
+        if self._missing_logged:
+            log.info("watched folder %s is back", self.root)
+        self._missing_logged = False
+
+    # -- candidates ------------------------------------------------------------------------
+
+    def wants(self, path: Path) -> bool:
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return False
+        if not self.conf.recursive and len(relative.parts) != 1:
+            return False
+        if self._skip_dirs and any(path.is_relative_to(d) for d in self._skip_dirs):
+            return False
+        return wanted(PurePosixPath(relative.as_posix()), self.conf.include, self.conf.exclude)
+
+    def touch(self, path: Path) -> None:
+        """An event says this path changed: (re)start its settle timer."""
+        if not self.wants(path):
+            return
+        with self._lock:
+            self._candidates[path] = _Candidate(since=self._clock())
+        self._wake()
+
+    def touch_tree(self, directory: Path) -> None:
+        """A folder appeared (created or moved in): everything inside is a candidate."""
+        for path in self._walk(directory):
+            self.touch(path)
+
+    def scan(self, known: KnownFile) -> int:
+        """Make candidates of the files not yet taken; also restarts a lost watch. Returns how many."""
+        self._ensure_watch()
+        if not self.root.is_dir():
+            return 0
+        added = 0
+        for path in self._walk(self.root):
+            if not self.wants(path):
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if known(str(path), st.st_size, st.st_mtime_ns):
+                continue
+            with self._lock:
+                if path not in self._candidates:
+                    self._candidates[path] = _Candidate(since=self._clock())
+                    added += 1
+        return added
+
+    def _walk(self, directory: Path) -> Iterator[Path]:
+        if not self.conf.recursive:
+            try:
+                with os.scandir(directory) as it:
+                    for entry in it:
+                        if entry.is_file(follow_symlinks=False):
+                            yield Path(entry.path)
+            except OSError as exc:
+                log.warning("cannot list %s: %s", directory, exc)
+            return
+        for dirpath, dirnames, filenames in os.walk(directory, onerror=lambda e: log.warning("%s", e)):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                yield Path(dirpath) / name
+
+    def ready(self, known: KnownFile) -> list[Path]:
+        """Candidates whose size and mtime have settled; they leave the candidate list."""
+        now = self._clock()
+        out = []
+        with self._lock:
+            items = list(self._candidates.items())
+        for path, cand in items:
+            try:
+                st = path.stat()
+            except OSError:
+                self._forget(path, cand)  # gone (deleted or moved away) before it settled
+                continue
+            if not os.path.isfile(path):
+                self._forget(path, cand)
+                continue
+            if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
+                with self._lock:
+                    if self._candidates.get(path) is cand:
+                        cand.size, cand.mtime_ns, cand.since = st.st_size, st.st_mtime_ns, now
+                continue
+            if now - cand.since < self.conf.settle_delay:
+                continue
+            self._forget(path, cand)
+            if not known(str(path), st.st_size, st.st_mtime_ns):
+                out.append(path)
+        return out
+
+    def _forget(self, path: Path, cand: _Candidate) -> None:
+        with self._lock:
+            if self._candidates.get(path) is cand:
+                del self._candidates[path]
+
+    def retry_later(self, path: Path) -> None:
+        """A taken file changed while it was read: settle it again."""
+        with self._lock:
+            self._candidates[path] = _Candidate(since=self._clock())
+
+    def next_check(self) -> float | None:
+        """When a candidate may next have settled (clock time), or None when there is none."""
+        with self._lock:
+            if not self._candidates:
+                return None
+            # A candidate not yet stat'ed is due at once; others when their delay is over.
+            return min(
+                (c.since if c.size is None else c.since + self.conf.settle_delay) for c in self._candidates.values()
+            )
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._candidates)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, source: FolderSource):
+        self.source = source
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            if isinstance(event, DirCreatedEvent | DirMovedEvent):
+                target = getattr(event, "dest_path", "") or event.src_path
+                self.source.touch_tree(Path(os.fsdecode(target)))
+            elif isinstance(event, FileMovedEvent):
+                self.source.touch(Path(os.fsdecode(event.dest_path)))
+            elif isinstance(event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent):
+                self.source.touch(Path(os.fsdecode(event.src_path)))
+        except Exception:  # never let one odd event stop the watcher thread
+            log.exception("error handling %r", event)
