@@ -28,6 +28,37 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+STEPS_PLUGIN = """\
+from workflowd import Step, StepResult, hookimpl
+
+
+class Boom(Step):
+    name = "boom"
+
+    def run(self, doc):
+        raise ValueError("no good")
+
+
+class Chars(Step):
+    name = "chars"
+
+    def run(self, doc):
+        return StepResult({"chars": len(doc.text)}, confidence=0.5, model_version="v1", needs_review=True)
+
+
+@hookimpl
+def register_steps():
+    return [Boom, Chars]
+"""
+
+
+def write_steps_plugin(folder: Path) -> Path:
+    """A plugins folder with two test steps: ``boom`` (always raises) and ``chars``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_steps.py").write_text(STEPS_PLUGIN)
+    return folder
+
+
 @dataclass
 class Env:
     """A throwaway user: home, config file, data dir and one watched folder."""

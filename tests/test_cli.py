@@ -175,3 +175,22 @@ def _sh(line: str, env: Env) -> subprocess.CompletedProcess:
                           cwd=env.root)
     assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
     return proc
+
+
+def test_logs_follow_prints_new_lines_across_rotation(wf_env: Env) -> None:
+    log = wf_env.data_dir / "logs" / "workflowd.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("old line\n")
+    proc = subprocess.Popen([sys.executable, "-m", "workflowd", "logs", "-f", "-n", "5"], env=wf_env.env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "old line\n"
+        with log.open("a") as fh:
+            fh.write("new line\n")
+        assert proc.stdout.readline() == "new line\n"
+        log.rename(log.with_suffix(".log.1"))  # what the rotating handler does
+        log.write_text("after rotation\n")
+        assert proc.stdout.readline() == "after rotation\n"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, write_steps_plugin
 from workflowd.config import load_config
 from workflowd.errors import ConfigError, PluginError, UnknownStepError
 from workflowd.pipeline import Document, Step, StepRegistry, StepResult
@@ -123,32 +123,14 @@ def test_broken_plugin_file_is_named(tmp_path: Path) -> None:
 
 
 def test_failing_step_fails_alone(tmp_path: Path) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "steps.py").write_text(textwrap.dedent("""
-        from workflowd import Step, StepResult, hookimpl
-
-        class Boom(Step):
-            name = "boom"
-            def run(self, doc):
-                raise RuntimeError("kaput")
-
-        class Length(Step):
-            name = "length"
-            def run(self, doc):
-                return StepResult({"chars": len(doc.text)}, confidence=1.0)
-
-        @hookimpl
-        def register_steps():
-            return [Boom, Length]
-    """))
+    plugins = write_steps_plugin(tmp_path / "plugins")
     path = _config(tmp_path, f"""
         plugins_dir = "{plugins}"
         [pipelines.default]
-        steps = ["boom", "length"]
+        steps = ["boom", "chars"]
     """)
     outcomes = build_pipelines(load_config(path)).get("default").run(Document(id=1, text="hello"))
-    assert outcomes[0].error == "RuntimeError: kaput"
+    assert outcomes[0].error == "ValueError: no good"
     assert outcomes[1].result.data == {"chars": 5}
 
 

@@ -56,7 +56,7 @@ def make(tmp_path: Path) -> Iterator:
         skip = kw.pop("_skip", ())
         kw.setdefault("path", tmp_path / "inbox")
         kw.setdefault("settle_delay", 0.3)
-        Path(kw["path"]).mkdir(exist_ok=True)
+        Path(kw["path"]).mkdir(parents=True, exist_ok=True)
         conf = FolderSourceSettings(**kw)
         conf.resolve(tmp_path)
         h = Harness(None)  # type: ignore[arg-type]
@@ -166,14 +166,27 @@ def test_data_dir_inside_the_folder_is_skipped(make, tmp_path: Path) -> None:
     assert [p.name for p in h.run_for(1.0)] == ["real.txt"]
 
 
-def test_missing_folder_is_watched_once_it_appears(make, tmp_path: Path) -> None:
-    h = make(path=tmp_path / "later")
-    (tmp_path / "later").rmdir()
+def test_folder_on_a_missing_mount_is_watched_once_it_appears(make, tmp_path: Path) -> None:
+    h = make(path=tmp_path / "mnt" / "inbox")
     h.source.stop()
-    h.source._watch = None
-    h.source.scan(h.is_known)  # folder missing: logged, nothing found
-    (tmp_path / "later").mkdir()
-    h.source.scan(h.is_known)  # the rescan finds it and starts watching
+    (tmp_path / "mnt" / "inbox").rmdir()
+    (tmp_path / "mnt").rmdir()
+    assert h.source.scan(h.is_known) == 0  # missing, and not created where its parent is missing too
+    assert not (tmp_path / "mnt").exists()
+    (tmp_path / "mnt" / "inbox").mkdir(parents=True)
+    (tmp_path / "mnt" / "inbox" / "there.txt").write_text("there")
+    assert h.source.scan(h.is_known) == 1  # the rescan finds it and starts watching
     time.sleep(0.05)
-    (tmp_path / "later" / "new.txt").write_text("new")
-    assert [p.name for p in h.run_for(1.0)] == ["new.txt"]
+    (tmp_path / "mnt" / "inbox" / "new.txt").write_text("new")
+    assert sorted(p.name for p in h.run_for(1.0)) == ["new.txt", "there.txt"]
+
+
+def test_missing_folder_whose_parent_exists_is_created(make, tmp_path: Path) -> None:
+    h = make(path=tmp_path / "inbox")
+    h.source.stop()
+    (tmp_path / "inbox").rmdir()
+    h.source.scan(h.is_known)
+    assert (tmp_path / "inbox").is_dir()
+    time.sleep(0.05)
+    (tmp_path / "inbox" / "x.txt").write_text("x")
+    assert [p.name for p in h.run_for(1.0)] == ["x.txt"]

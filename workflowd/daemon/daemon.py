@@ -173,6 +173,10 @@ class Daemon:
         except OSError as exc:
             log.warning("cannot read %s: %s", path, exc)
             return
+        except Exception:  # the store failed (disk full...): keep the file as a candidate
+            log.exception("cannot record %s; trying again shortly", path)
+            source.retry_later(path)
+            return
         if created:
             log.info("queued %s as document %d", path, doc_id)
             self.worker.wake()

@@ -92,6 +92,12 @@ class FolderSource:
         """Start (or restart) the inotify watch if the folder exists and none is running."""
         if self._observer is None or self._watch_alive():
             return
+        if not self.root.exists() and self.root.parent.is_dir():
+            try:
+                self.root.mkdir()
+                log.info("created the watched folder %s", self.root)
+            except OSError:
+                pass
         if not self.root.is_dir():
             if not self._missing_logged:
                 log.warning("watched folder %s does not exist; looking again at each rescan", self.root)
