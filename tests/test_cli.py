@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -183,14 +185,16 @@ def test_logs_follow_prints_new_lines_across_rotation(wf_env: Env) -> None:
     log.write_text("old line\n")
     proc = subprocess.Popen([sys.executable, "-m", "workflowd", "logs", "-f", "-n", "5"], env=wf_env.env,
                             stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
-        assert proc.stdout.readline() == "old line\n"
-        with log.open("a") as fh:
+        assert lines.get(timeout=30) == "old line\n"
+        with log.open("a") as fh:  # at once: a line written right after the tail is not lost
             fh.write("new line\n")
-        assert proc.stdout.readline() == "new line\n"
+        assert lines.get(timeout=30) == "new line\n"
         log.rename(log.with_suffix(".log.1"))  # what the rotating handler does
         log.write_text("after rotation\n")
-        assert proc.stdout.readline() == "after rotation\n"
+        assert lines.get(timeout=30) == "after rotation\n"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

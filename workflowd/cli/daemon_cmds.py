@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
+from typing import TextIO
 
 from ..config import load_config
 from ..daemon import control
@@ -100,22 +102,29 @@ def _duration(seconds: float | None) -> str:
 def cmd_logs(args: argparse.Namespace) -> int:
     settings = load_config(getattr(args, "config", None))
     path: Path = settings.log_path
-    if not path.exists() and not args.follow:
-        console.print(f"no log yet at {path}", markup=False)
-        return 0
-    lines = path.read_text(errors="replace").splitlines()[-args.lines :] if path.exists() else []
-    for line in lines:
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    try:
+        fh = open(path, errors="replace")  # noqa: SIM115 - kept open to follow from where the tail ends
+    except FileNotFoundError:
+        if not args.follow:
+            console.print(f"no log yet at {path}", markup=False)
+            return 0
+        fh = None
+    if fh is not None:
+        # Read through the one handle that -f goes on with: a line written between the
+        # tail and the follow is neither lost nor printed twice.
+        tail: deque[str] = deque(iter(fh.readline, ""), maxlen=max(args.lines, 0))
+        sys.stdout.write("".join(line if line.endswith("\n") else line + "\n" for line in tail))
+        sys.stdout.flush()
     if args.follow:
-        _follow(path, from_end=bool(lines))
+        _follow(path, fh)
+    elif fh is not None:
+        fh.close()
     return 0
 
 
-def _follow(path: Path, *, from_end: bool) -> None:
+def _follow(path: Path, fh: TextIO | None) -> None:
     """Print lines appended to the log, across rotations, until interrupted."""
-    fh = None
-    inode = None
+    inode = os.fstat(fh.fileno()).st_ino if fh is not None else None
     try:
         while True:
             try:
@@ -124,13 +133,10 @@ def _follow(path: Path, *, from_end: bool) -> None:
                 st = None
             if st is not None and (fh is None or st.st_ino != inode or st.st_size < fh.tell()):
                 if fh is not None:
-                    sys.stdout.write(fh.read())
+                    sys.stdout.write(fh.read())  # the rest of the rotated file
                     fh.close()
-                first = fh is None
                 fh = open(path, errors="replace")  # noqa: SIM115
                 inode = st.st_ino
-                if first and from_end:
-                    fh.seek(0, os.SEEK_END)
             if fh is not None:
                 chunk = fh.read()
                 if chunk:
