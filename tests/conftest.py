@@ -103,6 +103,15 @@ settle_delay = 0.3
 {extra}"""
 
 
+@pytest.fixture(scope="session")
+def encoder():  # noqa: ANN201
+    """The real bundled encoder, loaded once for the whole test session."""
+    from workflowd.config import ModelSettings
+    from workflowd.models.encoder import Encoder
+
+    return Encoder(ModelSettings())
+
+
 @pytest.fixture
 def wf_env(tmp_path: Path) -> Iterator[Env]:
     home = tmp_path / "home"

@@ -7,6 +7,7 @@ for the person running workflowd::
     ├── ConfigError            bad config file, key or value  (CLI exit code 2)
     ├── PluginError            a plugin failed to load or a step name is unknown (exit 2)
     │   └── UnknownStepError
+    ├── ModelError             a model cannot be loaded, trained or found
     ├── StoreError             the SQLite store cannot be used
     │   └── SchemaTooNewError  the database was written by a newer workflowd
     ├── ExtractionError        a file's text cannot be extracted (bad input; final)
@@ -52,6 +53,10 @@ class UnknownStepError(PluginError):
         place = f" (in {where})" if where else ""
         names = ", ".join(self.available) or "none"
         super().__init__(f"unknown step {name!r}{place}. Available steps: {names}")
+
+
+class ModelError(WorkflowdError):
+    """A model cannot be loaded, trained, found or promoted."""
 
 
 class StoreError(WorkflowdError):

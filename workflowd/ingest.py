@@ -111,10 +111,10 @@ def _process_all(store: Store, processor: Processor, ids: list[int]) -> list[int
                 tracked.append(child)
 
     while True:
-        job = store.jobs.claim(now=math.inf, document_ids=tracked)
-        if job is not None:
-            processor.process(job)
-            add_children([job.document_id])
+        jobs = store.jobs.claim_batch(processor.settings.model.batch_documents, now=math.inf, document_ids=tracked)
+        if jobs:
+            processor.process_batch(jobs)
+            add_children([job.document_id for job in jobs])
         elif store.jobs.running_for(tracked):
             time.sleep(0.2)  # another process (the daemon) holds one of them
             add_children(tracked)

@@ -10,7 +10,7 @@ from .config import Settings
 from .errors import ContentChanged, ExtractionCrashed, ExtractionError
 from .extract import Extraction, SandboxedExtractor, detect_media_type
 from .intake import HEAD, size_error
-from .pipeline import Document, Pipelines
+from .pipeline import Document, Pipelines, StepOutcome
 from .store import FoundFile, Job, JobLost, Store
 
 log = logging.getLogger("workflowd.processing")
@@ -29,31 +29,52 @@ class Processor:
 
     def process(self, job: Job) -> str:
         """Process one job; returns the document's status afterwards (done, queued or failed)."""
-        doc = self.store.documents.get(job.document_id)
-        if doc is None:  # cannot happen through the store's API; do not loop on it
-            self.store.jobs.fail(job, "document row is missing", retry=False)
-            return "failed"
-        try:
-            extraction = self._extract(doc)
-        except ExtractionCrashed as exc:
-            return self._fail(job, doc, str(exc), retry=True)
-        except ExtractionError as exc:
-            return self._fail(job, doc, str(exc), retry=False)
-        except OSError as exc:  # file gone for now, unreadable, disk trouble: try again later
-            return self._fail(job, doc, f"cannot read the file: {exc}", retry=True)
+        return self.process_batch([job])[0]
 
-        view = Document(
-            id=doc["id"],
-            text=extraction.text,
-            title=extraction.title,
-            media_type=extraction.media_type,
-            source=doc["source"],
-            path=doc["path"],
-            name=doc["name"],
-            parent_id=doc["parent_id"],
-            meta=extraction.meta,
-        )
-        outcomes = self.pipelines.get(job.pipeline).run(view)
+    def process_batch(self, jobs: list[Job]) -> list[str]:
+        """Process claimed jobs: extract each, run each pipeline once over its documents (batched
+        model calls), then store each document in its own transaction."""
+        statuses: dict[int, str] = {}
+        ready: dict[str, list[tuple[Job, dict[str, Any], Extraction, Document]]] = {}
+        for job in jobs:
+            doc = self.store.documents.get(job.document_id)
+            if doc is None:  # cannot happen through the store's API; do not loop on it
+                self.store.jobs.fail(job, "document row is missing", retry=False)
+                statuses[job.id] = "failed"
+                continue
+            try:
+                extraction = self._extract(doc)
+            except ExtractionCrashed as exc:
+                statuses[job.id] = self._fail(job, doc, str(exc), retry=True)
+                continue
+            except ExtractionError as exc:
+                statuses[job.id] = self._fail(job, doc, str(exc), retry=False)
+                continue
+            except OSError as exc:  # file gone for now, unreadable, disk trouble: try again later
+                statuses[job.id] = self._fail(job, doc, f"cannot read the file: {exc}", retry=True)
+                continue
+            view = Document(
+                id=doc["id"],
+                text=extraction.text,
+                title=extraction.title,
+                media_type=extraction.media_type,
+                source=doc["source"],
+                path=doc["path"],
+                name=doc["name"],
+                parent_id=doc["parent_id"],
+                meta=extraction.meta,
+            )
+            ready.setdefault(job.pipeline, []).append((job, doc, extraction, view))
+        for pipeline_name, items in ready.items():
+            all_outcomes = self.pipelines.get(pipeline_name).run_batch([view for *_, view in items])
+            for (job, doc, extraction, view), outcomes in zip(items, all_outcomes, strict=True):
+                statuses[job.id] = self._store(job, doc, extraction, view, outcomes)
+        return [statuses[job.id] for job in jobs]
+
+    def _store(
+        self, job: Job, doc: dict[str, Any], extraction: Extraction, view: Document, outcomes: list[StepOutcome]
+    ) -> str:
+        """The document's text, its step results, its attachments and the job's end: one transaction."""
         try:
             with self.store.transaction():
                 self.store.jobs.complete(job)
@@ -75,6 +96,8 @@ class Processor:
                         needs_review=r.needs_review if r else False,
                         error=outcome.error,
                     )
+                if view.encoded is not None:
+                    self.store.embeddings.save(doc["id"], self.settings.model.base, view.encoded.embedding)
                 self._add_attachments(doc, job, extraction)
         except JobLost as exc:
             log.warning("%s; its results were dropped", exc)

@@ -119,15 +119,15 @@ class Daemon:
         worker = getattr(self, "worker", None)
         if worker is None or not worker.is_alive():
             return
-        job = worker.current
-        if job is not None:
-            log.info("stopping: waiting up to %.0f s for document %s", self.settings.daemon.stop_timeout, job.document_id)
+        if worker.current:
+            log.info("stopping: waiting up to %.0f s for %d document(s)", self.settings.daemon.stop_timeout,
+                     len(worker.current))
         worker.stop()
         worker.join(timeout=self.settings.daemon.stop_timeout)
         if worker.is_alive():
-            job = worker.current
-            if job is not None and self.store.jobs.requeue(job):
-                log.warning("re-queued document %s; it will be processed at the next start", job.document_id)
+            for job in list(worker.current):
+                if self.store.jobs.requeue(job):
+                    log.warning("re-queued document %s; it will be processed at the next start", job.document_id)
             worker.abort()
 
     # -- the loop --------------------------------------------------------------------------
@@ -191,7 +191,7 @@ class Daemon:
                 log.warning("data_dir changed to %s: restart workflowd to use it; keeping %s",
                             new.data_dir, self.settings.data_dir)
                 new.data_dir = self.settings.data_dir
-            pipelines = build_pipelines(new)
+            pipelines = build_pipelines(new, previous=self.worker.pipelines)
         except WorkflowdError as exc:
             log.error("the new configuration was not applied; keeping the running one:\n%s", exc)
             return next_rescan

@@ -10,7 +10,7 @@ from ..config import Settings
 from ..extract import SandboxedExtractor
 from ..pipeline import Pipelines
 from ..processing import Processor
-from ..store import Job, Store
+from ..store import Job, JobLost, Store
 
 log = logging.getLogger("workflowd.worker")
 
@@ -22,7 +22,7 @@ class Worker(threading.Thread):
         super().__init__(name="workflowd-worker", daemon=True)
         self.settings = settings
         self.pipelines = pipelines
-        self.current: Job | None = None
+        self.current: list[Job] = []  # the jobs being processed
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -55,23 +55,23 @@ class Worker(threading.Thread):
         try:
             while not self._stopping.is_set():
                 extractor, processor = self._apply_replacement(store, extractor, processor)
-                job = None
+                jobs: list[Job] = []
                 try:
-                    job = store.jobs.claim()
-                    if job is None:
+                    jobs = store.jobs.claim_batch(self.settings.model.batch_documents)
+                    if not jobs:
                         due = store.jobs.next_due()
                         self._wake.wait(None if due is None else max(0.0, due - time.time()))
                         self._wake.clear()
                         continue
-                    self.current = job
-                    processor.process(job)
+                    self.current = jobs
+                    processor.process_batch(jobs)
                 except Exception as exc:  # a bug or a store failure (disk full...): keep serving
                     log.exception("error in the worker; waiting %.0f s", ERROR_BACKOFF_S)
-                    if job is not None:
+                    for job in jobs:
                         self._give_back(store, processor, job, exc)
                     self._stopping.wait(ERROR_BACKOFF_S)
                 finally:
-                    self.current = None
+                    self.current = []
         finally:
             extractor.close()
             store.close()
@@ -83,6 +83,8 @@ class Worker(threading.Thread):
             store.jobs.fail(
                 job, f"internal error: {type(exc).__name__}: {exc}", retry=True, delay=processor.retry_delay(job.attempts)
             )
+        except JobLost:
+            pass  # finished (or failed) before the error
         except Exception:
             log.exception("could not record the failure of job %s", job.id)
 

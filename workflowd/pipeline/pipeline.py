@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ..config import Settings, describe_errors
 from ..errors import ConfigError
 from .registry import StepRegistry
-from .step import Document, Step, StepContext, StepResult
+from .step import EMBEDDING, TOKENS, Document, Step, StepContext, StepResult
 
 log = logging.getLogger("workflowd.pipeline")
 
@@ -23,35 +23,83 @@ class StepOutcome:
 
 
 class Pipeline:
-    def __init__(self, name: str, steps: list[Step]):
+    def __init__(self, name: str, steps: list[Step], context: StepContext):
         self.name = name
         self.steps = steps
+        self.context = context
+        self.needs = frozenset().union(*(s.needs for s in steps)) if steps else frozenset()
 
     @property
     def step_names(self) -> list[str]:
         return [s.name for s in self.steps]
 
     def run(self, doc: Document) -> list[StepOutcome]:
-        """Run every step; a step that raises fails alone and the others still run."""
-        outcomes = []
+        return self.run_batch([doc])[0]
+
+    def run_batch(self, docs: list[Document]) -> list[list[StepOutcome]]:
+        """Run every step over the documents; one encoder pass per window feeds all the steps.
+
+        A step that raises fails alone, for the document it raised on: the others still run.
+        """
+        encode_errors = self._encode(docs) if self.needs & {EMBEDDING, TOKENS} else {}
+        outcomes: list[list[StepOutcome]] = [[] for _ in docs]
         for step in self.steps:
+            ready = [i for i, d in enumerate(docs) if not (step.needs and i in encode_errors)]
+            for i in set(range(len(docs))) - set(ready):
+                outcomes[i].append(StepOutcome(step.name, error=encode_errors[i]))
+            for i, outcome in zip(ready, self._run_step(step, [docs[i] for i in ready]), strict=True):
+                if outcome.result is not None:
+                    docs[i].results[step.name] = outcome.result.data
+                outcomes[i].append(outcome)
+        return outcomes
+
+    def _encode(self, docs: list[Document]) -> dict[int, str]:
+        """Set ``doc.encoded`` for each document; returns the errors of those that could not be."""
+        texts = [d.text for d in docs]
+        tokens = TOKENS in self.needs
+        try:
+            for doc, enc in zip(docs, self.context.models.encoder.encode_documents(texts, tokens=tokens), strict=True):
+                doc.encoded = enc
+            return {}
+        except Exception:
+            log.exception("encoding a batch of %d documents failed; trying them one by one", len(docs))
+        errors = {}
+        for i, doc in enumerate(docs):
+            try:
+                doc.encoded = self.context.models.encoder.encode_documents([doc.text], tokens=tokens)[0]
+            except Exception as exc:
+                errors[i] = f"the encoder failed on this document: {type(exc).__name__}: {exc}"
+        return errors
+
+    def _run_step(self, step: Step, docs: list[Document]) -> list[StepOutcome]:
+        if not docs:
+            return []
+        try:
+            results = step.run_batch(docs)
+            if len(results) == len(docs) and all(isinstance(r, StepResult) for r in results):
+                return [StepOutcome(step.name, result=r) for r in results]
+            raise TypeError("run_batch did not return one StepResult per document")
+        except Exception:
+            if len(docs) > 1:
+                log.warning("step %s failed on a batch; running its %d documents one by one", step.name, len(docs))
+        out = []
+        for doc in docs:
             try:
                 result = step.run(doc)
                 if not isinstance(result, StepResult):
                     raise TypeError(f"step returned {type(result).__name__}, not StepResult")
+                out.append(StepOutcome(step.name, result=result))
             except Exception as exc:
                 log.exception("step %s failed on document %s", step.name, doc.id)
-                outcomes.append(StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}"))
-                continue
-            doc.results[step.name] = result.data
-            outcomes.append(StepOutcome(step.name, result=result))
-        return outcomes
+                out.append(StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}"))
+        return out
 
 
 class Pipelines:
     """Every configured pipeline, sharing one instance of each step."""
 
     def __init__(self, settings: Settings, registry: StepRegistry, context: StepContext):
+        self.context = context
         self.steps: dict[str, Step] = {}
         self.pipelines: dict[str, Pipeline] = {}
         for name in settings.steps:  # a [steps.<name>] table for a step that does not exist
@@ -63,7 +111,7 @@ class Pipelines:
                 if sname not in self.steps:
                     self.steps[sname] = step_cls(_step_settings(settings, sname, step_cls), context)
                 steps.append(self.steps[sname])
-            self.pipelines[pname] = Pipeline(pname, steps)
+            self.pipelines[pname] = Pipeline(pname, steps, context)
 
     def require(self, name: str) -> Pipeline:
         """The named pipeline, or a ConfigError listing the defined ones."""

@@ -11,6 +11,12 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..models.encoder import Encoded
+    from ..models.provider import ModelProvider
+
+# What a step can ask the pipeline to compute once per document, in one encoder pass:
+EMBEDDING = "embedding"  # the document's embedding (doc.encoded.embedding, chunk embeddings)
+TOKENS = "tokens"  # token states of every window, with character offsets (doc.encoded.token_states)
 
 
 class NoSettings(BaseModel):
@@ -33,6 +39,7 @@ class Document:
     parent_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    encoded: Encoded | None = None  # set by the pipeline when a step needs it
 
 
 @dataclass
@@ -51,6 +58,7 @@ class StepContext:
 
     settings: Settings
     logger: logging.Logger
+    models: ModelProvider
 
     @property
     def data_dir(self) -> Path:
@@ -68,6 +76,7 @@ class Step:
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Settings: ClassVar[type[BaseModel]] = NoSettings
+    needs: ClassVar[frozenset[str]] = frozenset()  # EMBEDDING, TOKENS
 
     def __init__(self, settings: BaseModel, context: StepContext):
         self.settings = settings
@@ -75,6 +84,11 @@ class Step:
 
     def run(self, doc: Document) -> StepResult:
         raise NotImplementedError
+
+    def run_batch(self, docs: list[Document]) -> list[StepResult]:
+        """Several documents at once (override to batch model calls). If it raises, the
+        pipeline runs the documents one by one, so that one bad document fails alone."""
+        return [self.run(doc) for doc in docs]
 
     def close(self) -> None:
         """Release what the step holds (models, files); called when the pipeline is rebuilt."""

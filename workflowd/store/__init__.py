@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .db import StoreDB, now_iso
 from .documents import Documents, FoundFile
+from .embeddings import Embeddings
 from .jobs import Job, JobLost, Jobs
 from .migrations import SCHEMA_VERSION
 from .results import StepResults
@@ -21,3 +22,4 @@ class Store(StoreDB):
         self.documents = Documents(self)
         self.jobs = Jobs(self)
         self.results = StepResults(self)
+        self.embeddings = Embeddings(self)

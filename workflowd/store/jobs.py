@@ -118,6 +118,19 @@ class Jobs:
             worker=me,
         )
 
+    def claim_batch(
+        self, limit: int, *, now: float | None = None, document_ids: Iterable[int] | None = None
+    ) -> list[Job]:
+        """Up to ``limit`` due jobs, claimed together so that their documents are encoded together."""
+        ids = None if document_ids is None else list(document_ids)
+        jobs: list[Job] = []
+        while len(jobs) < limit:
+            job = self.claim(now=now, document_ids=ids)
+            if job is None:
+                break
+            jobs.append(job)
+        return jobs
+
     def next_due(self, document_ids: Iterable[int] | None = None) -> float | None:
         """When the earliest pending job becomes due (unix time), or None if none is pending."""
         sql = "SELECT MIN(run_after) FROM jobs WHERE status = 'pending'"

@@ -156,6 +156,17 @@ def _m001_initial(db: Database) -> None:
     db["model_versions"].create_index(["task", "version"], unique=True)
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial]
+def _m002_embeddings(db: Database) -> None:
+    """Each document's embedding, so that models can be retrained and re-run without the encoder."""
+    db["embeddings"].create(
+        {"document_id": int, "encoder": str, "dim": int, "vector": bytes, "created_at": str},
+        pk="document_id",
+        not_null={"encoder", "dim", "vector", "created_at"},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["embeddings"].create_index(["encoder"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings]
 
 SCHEMA_VERSION = len(MIGRATIONS)

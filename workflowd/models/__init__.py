@@ -1,0 +1,1 @@
+"""Local models: the shared encoder, heads, and the on-disk registry of trained versions."""

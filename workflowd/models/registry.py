@@ -1,0 +1,170 @@
+"""Trained model versions: artifacts on disk, their record and status in the store.
+
+Each version lives in ``<data_dir>/models/<task>/<version>/`` and never changes once
+registered. Which version a task uses is a row status in SQLite (``promoted``), so promotion
+and rollback are one transaction, and a running daemon sees them at its next batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelError
+from ..store import Store, now_iso
+from ..store.db import dumps
+
+STATUSES = ("candidate", "promoted", "retired", "rejected", "rolled-back")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    task: str
+    version: str
+    path: Path
+    status: str
+    base_model: str | None
+    metrics: dict[str, Any]
+    meta: dict[str, Any]
+    created_at: str
+    promoted_at: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "version": self.version,
+            "status": self.status,
+            "path": str(self.path),
+            "base_model": self.base_model,
+            "metrics": self.metrics,
+            "meta": self.meta,
+            "created_at": self.created_at,
+            "promoted_at": self.promoted_at,
+        }
+
+
+def _row(row: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        task=row["task"],
+        version=row["version"],
+        path=Path(row["path"]),
+        status=row["status"],
+        base_model=row["base_model"],
+        metrics=json.loads(row["metrics"] or "{}"),
+        meta=json.loads(row["meta"] or "{}"),
+        created_at=row["created_at"],
+        promoted_at=row["promoted_at"],
+    )
+
+
+class ModelRegistry:
+    def __init__(self, store: Store, models_dir: Path):
+        self.store = store
+        self.models_dir = Path(models_dir)
+
+    def staging_dir(self, task: str) -> Path:
+        """An empty folder to build a new version in (on the same file system, for an atomic move)."""
+        path = self.models_dir / task / f".build-{secrets.token_hex(6)}"
+        path.mkdir(parents=True)
+        return path
+
+    def add(
+        self,
+        task: str,
+        build_dir: Path,
+        *,
+        base_model: str | None,
+        metrics: dict[str, Any],
+        meta: dict[str, Any],
+    ) -> ModelVersion:
+        """Move a built artifact into place and record it as a candidate."""
+        with self.store.transaction() as conn:
+            version = self._next_version(task)
+            dest = self.models_dir / task / version
+            if dest.exists():  # left by a crash between the move and the commit
+                shutil.rmtree(dest)
+            Path(build_dir).rename(dest)
+            conn.execute(
+                "INSERT INTO model_versions (task, version, path, status, base_model, metrics, meta, created_at)"
+                " VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?)",
+                (task, version, str(dest), base_model, dumps(metrics), dumps(meta), now_iso()),
+            )
+        return self.get(task, version)
+
+    def _next_version(self, task: str) -> str:
+        numbers = [
+            int(m.group(1))
+            for r in self.store.query("SELECT version FROM model_versions WHERE task = ?", (task,))
+            if (m := re.fullmatch(r"v(\d+)", r["version"]))
+        ]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def get(self, task: str, version: str) -> ModelVersion:
+        row = self.store.query_one("SELECT * FROM model_versions WHERE task = ? AND version = ?", (task, version))
+        if row is None:
+            known = ", ".join(v.version for v in self.list(task)) or "none"
+            raise ModelError(f"no version {version!r} of the {task} model; versions: {known}")
+        return _row(row)
+
+    def current(self, task: str) -> ModelVersion | None:
+        row = self.store.query_one("SELECT * FROM model_versions WHERE task = ? AND status = 'promoted'", (task,))
+        return _row(row) if row else None
+
+    def list(self, task: str | None = None) -> list[ModelVersion]:
+        sql, params = "SELECT * FROM model_versions", ()
+        if task:
+            sql, params = sql + " WHERE task = ?", (task,)
+        return [_row(r) for r in self.store.query(sql + " ORDER BY task, id", params)]
+
+    def promote(self, task: str, version: str, *, leaving: str = "retired") -> ModelVersion:
+        """Make ``version`` the one in use, in one transaction; the previous one gets ``leaving``."""
+        with self.store.transaction() as conn:
+            target = self.get(task, version)
+            if not target.path.is_dir():
+                raise ModelError(f"the files of {task} {version} are missing ({target.path})")
+            conn.execute(
+                "UPDATE model_versions SET status = ? WHERE task = ? AND status = 'promoted' AND version != ?",
+                (leaving, task, version),
+            )
+            conn.execute(
+                "UPDATE model_versions SET status = 'promoted', promoted_at = ? WHERE task = ? AND version = ?",
+                (now_iso(), task, version),
+            )
+        return self.get(task, version)
+
+    def reject(self, task: str, version: str, reason: str) -> None:
+        with self.store.transaction() as conn:
+            version_ = self.get(task, version)
+            meta = {**version_.meta, "rejected_because": reason}
+            conn.execute(
+                "UPDATE model_versions SET status = 'rejected', meta = ? WHERE task = ? AND version = ?",
+                (dumps(meta), task, version),
+            )
+
+    def rollback(self, task: str, version: str | None = None) -> ModelVersion | None:
+        """Go back to ``version``, or to the version promoted before the current one.
+
+        With no earlier version, the task goes back to its built-in model (returns None).
+        """
+        current = self.current(task)
+        if version is None:
+            earlier = [v for v in self.list(task) if v.status == "retired" and v.promoted_at]
+            if not earlier:
+                if current is None:
+                    raise ModelError(f"no trained {task} model is in use; nothing to roll back")
+                self.unpromote(task)
+                return None
+            version = max(earlier, key=lambda v: v.promoted_at or "").version
+        return self.promote(task, version, leaving="rolled-back")
+
+    def unpromote(self, task: str) -> None:
+        """Use no trained version (back to the built-in behaviour, e.g. zero-shot)."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE model_versions SET status = 'rolled-back' WHERE task = ? AND status = 'promoted'", (task,)
+            )
