@@ -139,3 +139,12 @@ def test_cli_exit_code_2_on_config_error(wf_env: Env) -> None:
 
 def test_example_parses_as_toml() -> None:
     tomllib.loads(EXAMPLE.read_text())
+
+
+def test_example_step_settings_are_the_defaults() -> None:
+    from workflowd.steps.classify import ClassifySettings
+
+    example = tomllib.loads(EXAMPLE.read_text())
+    assert ClassifySettings.model_validate(example["steps"]["classify"]) == ClassifySettings()
+    assert set(example["steps"]["classify"]) == set(ClassifySettings.model_fields)
+    assert example["pipelines"]["default"]["steps"] == Settings().pipelines["default"].steps

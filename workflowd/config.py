@@ -23,7 +23,7 @@ from .errors import ConfigError
 ENV_PREFIX = "WORKFLOWD_"
 CONFIG_ENV = "WORKFLOWD_CONFIG"
 
-DEFAULT_STEPS: list[str] = []
+DEFAULT_STEPS: list[str] = ["classify"]
 
 
 class _Section(BaseModel):
@@ -48,6 +48,23 @@ class ExtractSettings(_Section):
     max_text_chars: int = Field(2_000_000, ge=1000, description="extracted text is cut at this length")
     max_attachments: int = Field(100, ge=0, description="attachments taken from one e-mail")
     max_pdf_pages: int = Field(2000, ge=1, description="pages read from one PDF")
+
+
+class ModelSettings(_Section):
+    base: str = Field("bundled", description="the encoder: bundled, a local folder, or a Hugging Face id")
+    device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:1...")
+    threads: int = Field(0, ge=0, description="CPU threads for torch; 0 lets torch decide")
+    batch_size: int = Field(16, ge=1, description="windows per forward pass")
+    max_tokens: int = Field(256, ge=16, le=8192, description="tokens per window, special tokens included")
+    chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive windows")
+    max_chunks: int = Field(8, ge=1, description="windows read for a document's embedding")
+    batch_documents: int = Field(8, ge=1, description="queued documents the worker encodes together")
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> ModelSettings:
+        if self.chunk_overlap >= self.max_tokens - 2:
+            raise ValueError("model.chunk_overlap must be smaller than model.max_tokens - 2")
+        return self
 
 
 class FolderSourceSettings(_Section):
@@ -93,6 +110,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
     sources: list[SourceSettings] = Field(default_factory=_default_sources)
     pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -131,6 +149,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     def resolve_paths(self, base: Path) -> None:
         """Make every path absolute: ``~`` expanded, relative paths taken from ``base``."""
