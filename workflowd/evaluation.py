@@ -1,0 +1,64 @@
+"""``workflowd eval``: a task's model in use, measured on a labelled file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Settings
+from .errors import ModelError
+from .models.provider import ModelProvider
+from .training.data import load_labelled_jsonl
+from .training.metrics import classification_metrics
+
+TASKS = ("classify",)
+
+
+def evaluate(settings: Settings, task: str, data_path: Path, *, version: str | None = None) -> dict[str, Any]:
+    """Metrics of the promoted version (or ``version``, or the built-in model) on ``data_path``."""
+    if task not in TASKS:
+        raise ModelError(f"unknown task {task!r}; tasks that can be evaluated: {', '.join(TASKS)}")
+    return evaluate_classify(settings, data_path, version=version)
+
+
+def classifier_in_use(settings: Settings, provider: ModelProvider, version: str | None = None):  # noqa: ANN201
+    """The classifier ``classify`` would use: a given version, the promoted one, or zero-shot."""
+    from .models import classifier as clf_mod
+    from .steps.classify import TASK, ClassifySettings
+
+    registry = provider.registry()
+    chosen = registry.get(TASK, version) if version else registry.current(TASK)
+    if chosen is not None:
+        return clf_mod.load(chosen.path, settings.model, version=chosen.version)
+    step = ClassifySettings.model_validate(settings.steps.get(TASK, {}))
+    return clf_mod.zero_shot(provider.encoder, step.labels, step.template)
+
+
+def evaluate_classify(settings: Settings, data_path: Path, *, version: str | None = None) -> dict[str, Any]:
+    from .steps.classify import TASK, ClassifySettings
+
+    data = load_labelled_jsonl(data_path)
+    provider = ModelProvider(settings)
+    clf = classifier_in_use(settings, provider, version)
+    unknown = sorted(set(data.labels) - set(clf.labels))
+    if unknown:
+        where = f"{TASK} {clf.model_version}" if clf.version else "[steps.classify.labels] (zero-shot)"
+        raise ModelError(f"labels in {data_path} that {where} does not know: {', '.join(unknown)}; "
+                         f"it knows: {', '.join(clf.labels)}")
+    encoder = clf.encoder or provider.encoder
+    X = np.stack([e.embedding for e in encoder.encode_documents(data.texts)])
+    probs = clf.proba(X)
+    best = probs.argmax(1)
+    predicted = [clf.labels[i] for i in best]
+    metrics = classification_metrics(data.labels, predicted)
+    threshold = ClassifySettings.model_validate(settings.steps.get(TASK, {})).threshold
+    kept = probs.max(1) >= threshold
+    truth = np.array(data.labels)
+    metrics["abstention"] = {
+        "threshold": threshold,
+        "coverage": float(kept.mean()),
+        "accuracy_labelled": float((np.array(predicted)[kept] == truth[kept]).mean()) if kept.any() else None,
+    }
+    return {"task": TASK, "n": len(data), "model_version": clf.model_version, "metrics": metrics}

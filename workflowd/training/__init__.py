@@ -1,0 +1,1 @@
+"""Training: data files, splits, and the trainers of each task."""

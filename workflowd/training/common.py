@@ -1,0 +1,75 @@
+"""Pieces every trainer shares: the anchored head, epoch reports, early stopping."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float | None
+    val_macro_f1: float | None
+    seconds: float
+
+
+Progress = Callable[[EpochReport], None]
+
+
+class AnchoredHead(torch.nn.Module):
+    """A linear head ``W0 + delta``: weight decay on delta pulls it back to the zero-shot weights."""
+
+    def __init__(self, w0: np.ndarray, dropout: float):
+        super().__init__()
+        self.register_buffer("w0", torch.tensor(w0, dtype=torch.float32))
+        self.delta = torch.nn.Parameter(torch.zeros_like(self.w0))
+        self.bias = torch.nn.Parameter(torch.zeros(w0.shape[0]))
+        self.dropout = torch.nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(x) @ (self.w0 + self.delta).T + self.bias
+
+    def export(self) -> tuple[np.ndarray, np.ndarray]:
+        return (self.w0 + self.delta).detach().cpu().numpy(), self.bias.detach().cpu().numpy()
+
+
+class EarlyStopping:
+    """Keeps the best state (lowest validation loss) and says when to stop."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss = float("inf")
+        self.best_state: Any = None
+        self.best_epoch = 0
+        self.bad = 0
+        self.epochs = 0
+
+    def update(self, loss: float, state: Callable[[], Any]) -> bool:
+        """Record an epoch's validation loss; returns True when training should stop."""
+        self.epochs += 1
+        if loss < self.best_loss - 1e-4:
+            self.best_loss, self.best_state, self.bad = loss, copy.deepcopy(state()), 0
+            self.best_epoch = self.epochs
+            return False
+        self.bad += 1
+        return self.bad > self.patience
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
+    """Macro-F1 over the labels that occur (in truth or prediction); fast, for per-epoch reports."""
+    f1s = []
+    for c in range(n_labels):
+        tp = int(((pred == c) & (y == c)).sum())
+        fp = int(((pred == c) & (y != c)).sum())
+        fn = int(((pred != c) & (y == c)).sum())
+        if tp + fp + fn:
+            f1s.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(f1s)) if f1s else 0.0
