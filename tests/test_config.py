@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from workflowd.config import FolderSourceSettings, Settings, load_config
+from workflowd.config import SOURCE_MODELS, Settings, load_config
 from workflowd.errors import ConfigError
 
 from tests.conftest import REPO, Env
@@ -58,7 +58,7 @@ def test_example_config_loads_and_keeps_the_defaults(monkeypatch: pytest.MonkeyP
 
 def test_example_config_documents_every_key() -> None:
     documented = _documented_keys(EXAMPLE.read_text())
-    expected = _model_keys(Settings) | {f"sources.{k}" for k in FolderSourceSettings.model_fields}
+    expected = _model_keys(Settings) | {f"sources.{k}" for m in SOURCE_MODELS.values() for k in m.model_fields}
     expected -= {"pipelines", "steps"}  # free-form tables, shown by example
     missing = sorted(expected - documented)
     assert not missing, f"keys missing from config.example.toml: {missing}"
@@ -148,3 +148,40 @@ def test_example_step_settings_are_the_defaults() -> None:
     assert ClassifySettings.model_validate(example["steps"]["classify"]) == ClassifySettings()
     assert set(example["steps"]["classify"]) == set(ClassifySettings.model_fields)
     assert example["pipelines"]["default"]["steps"] == Settings().pipelines["default"].steps
+
+
+def test_mail_sources_are_validated_by_type(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[sources]]\ntype = "maildir"\npath = "~/Maildir"\nmark_sen = true\n'
+        '[[sources]]\ntype = "imap"\nhots = "x"\nusername = "me"\n'
+        '[[sources]]\ntype = "pop3"\npath = "x"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert "sources[0].mark_sen: unknown key 'mark_sen' (did you mean 'mark_seen'?)" in text
+    assert "sources[1].hots: unknown key 'hots' (did you mean 'host'?)" in text
+    assert "sources[1].host: required key is missing" in text
+    assert "sources[2]: type must be one of folder, maildir, imap" in text
+
+
+def test_imap_password_comes_from_exactly_one_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.toml"
+    imap = '[[sources]]\ntype = "imap"\nhost = "mail.example.com"\nusername = "me"\n'
+    path.write_text(imap)
+    with pytest.raises(ConfigError, match="set exactly one of password_env .* and password_file"):
+        load_config(path)
+    path.write_text(imap + 'password_env = "MY_IMAP_PASSWORD"\n')
+    source = load_config(path).sources[0]
+    assert source.name == "imap:me@mail.example.com" and source.effective_port == 993
+    monkeypatch.delenv("MY_IMAP_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="environment variable MY_IMAP_PASSWORD is not set"):
+        source.password()
+    monkeypatch.setenv("MY_IMAP_PASSWORD", "s3cret")
+    secret = source.password()
+    assert secret.get_secret_value() == "s3cret" and "s3cret" not in repr(secret)
+    (tmp_path / "pw").write_text("from-file\n")
+    path.write_text(imap + 'password_file = "pw"\nsecurity = "starttls"\n')
+    source = load_config(path).sources[0]
+    assert source.password().get_secret_value() == "from-file" and source.effective_port == 143

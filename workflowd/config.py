@@ -12,9 +12,21 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import paths
@@ -83,7 +95,96 @@ class FolderSourceSettings(_Section):
             self.name = f"folder:{self.path}"
 
 
-SourceSettings = FolderSourceSettings
+class MaildirSourceSettings(_Section):
+    type: Literal["maildir"]
+    name: str = ""
+    path: Path
+    include_cur: bool = False
+    mark_seen: bool = False
+    pipeline: str = "default"
+
+    def resolve(self, base: Path) -> None:
+        self.path = paths.expand(self.path, base)
+        if not self.name:
+            self.name = f"maildir:{self.path}"
+
+
+class ImapSourceSettings(_Section):
+    type: Literal["imap"]
+    name: str = ""
+    host: str
+    port: int | None = Field(None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    ca_file: Path | None = None
+    username: str
+    password_env: str | None = None
+    password_file: Path | None = None
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    search_from: str | None = None
+    search_subject: str | None = None
+    search_since: date | None = None
+    idle: bool = True
+    poll_interval: float = Field(300.0, gt=0)
+    timeout: float = Field(60.0, gt=0)
+    retry_delay_max: float = Field(300.0, gt=0)
+    mark_seen: bool = False
+    flag: bool = False
+    move_to: str | None = None
+    pipeline: str = "default"
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ImapSourceSettings:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("set exactly one of password_env (a variable's name) and password_file")
+        if self.move_to is not None and self.move_to in self.folders:
+            raise ValueError(f"move_to {self.move_to!r} is one of the folders read")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    def password(self) -> SecretStr:
+        """The password, read now from the variable or file; raises ConfigError when unset."""
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if not value:
+                raise ConfigError(f"IMAP source {self.name}: environment variable {self.password_env} is not set")
+            return SecretStr(value)
+        assert self.password_file is not None
+        try:
+            return SecretStr(self.password_file.read_text(encoding="utf-8").rstrip("\r\n"))
+        except OSError as exc:
+            raise ConfigError(f"IMAP source {self.name}: cannot read password_file {self.password_file}: "
+                              f"{exc.strerror}") from None
+
+    def resolve(self, base: Path) -> None:
+        if self.password_file is not None:
+            self.password_file = paths.expand(self.password_file, base)
+        if self.ca_file is not None:
+            self.ca_file = paths.expand(self.ca_file, base)
+        if not self.name:
+            self.name = f"imap:{self.username}@{self.host}"
+
+
+def _source_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "folder"))
+    return str(getattr(value, "type", "folder"))
+
+
+SourceSettings = Annotated[
+    Annotated[FolderSourceSettings, Tag("folder")]
+    | Annotated[MaildirSourceSettings, Tag("maildir")]
+    | Annotated[ImapSourceSettings, Tag("imap")],
+    Discriminator(_source_type, custom_error_type="source_type",
+                  custom_error_message="type must be one of folder, maildir, imap"),
+]
+SOURCE_MODELS: dict[str, type[BaseModel]] = {
+    "folder": FolderSourceSettings,
+    "maildir": MaildirSourceSettings,
+    "imap": ImapSourceSettings,
+}
 
 
 class PipelineSettings(_Section):
@@ -233,7 +334,7 @@ def load_config(explicit: str | Path | None = None) -> Settings:
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        problems = [f"{_env_name(e['loc'])}: {_message(e, Settings)}" for e in exc.errors()]
+        problems = [f"{_env_name(_untagged(e['loc']))}: {_message(e, Settings)}" for e in exc.errors()]
         raise ConfigError("invalid configuration in environment variables:", problems=problems) from None
     settings._file = path if path.exists() else None
     settings.resolve_paths(path.parent if settings._file else Path.cwd())
@@ -244,7 +345,8 @@ def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None, p
     """One readable line per validation error: the key (after ``prefix``), then the reason."""
     lines = []
     for e in exc.errors():
-        where = f"{prefix}{format_loc(e['loc'])}: " if e["loc"] else (f"{prefix.rstrip('.')}: " if prefix else "")
+        loc = _untagged(e["loc"])
+        where = f"{prefix}{format_loc(loc)}: " if loc else (f"{prefix.rstrip('.')}: " if prefix else "")
         lines.append(f"{where}{_message(e, root or Settings)}")
     return lines
 
@@ -257,6 +359,13 @@ def format_loc(loc: tuple[Any, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
+
+
+def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location without the union tag pydantic puts after ``sources[i]``."""
+    if len(loc) > 2 and loc[0] == "sources" and isinstance(loc[1], int) and loc[2] in SOURCE_MODELS:
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:
@@ -281,6 +390,9 @@ def _message(error: Any, root: type[BaseModel]) -> str:
 def _suggest(key: str, parent: tuple[Any, ...], root: type[BaseModel]) -> str:
     model: Any = root
     for part in parent:
+        if isinstance(part, str) and part in SOURCE_MODELS:
+            model = SOURCE_MODELS[part]  # the tag of the source's type
+            continue
         if isinstance(part, int) or model is None:
             continue
         field = getattr(model, "model_fields", {}).get(part)

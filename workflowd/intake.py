@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import os
 import stat
+from dataclasses import dataclass
+from email.message import Message
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
+from .blobs import write_blob
 from .config import Settings
 from .errors import ExtractionError
 from .extract import detect_media_type
 from .extract.core import check_size
+from .extract.names import safe_filename
 from .store import FoundFile, Store
 
 CHUNK = 1 << 20
@@ -69,3 +75,76 @@ def take_file(store: Store, settings: Settings, path: Path, *, source: str, pipe
     return store.documents.add(
         found, pipeline=pipeline, max_attempts=settings.jobs.max_attempts, error=size_error(size, settings)
     )
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """A message a mail source read, with where it stands in that source."""
+
+    raw: bytes
+    folder: str  # IMAP folder, "" for a Maildir
+    key: str  # unique within the source and folder: "<uidvalidity>:<uid>" or a Maildir name
+    location: str  # what `list` shows as its path: an imap:// URL or the Maildir file
+    act: bool = False  # an after-processing action (mark seen, flag, move) is due
+    folder_state: tuple[int, int] | None = None  # IMAP (uidvalidity, last_uid) to store with it
+
+    def message_id(self) -> str | None:
+        return header_message_id(self.raw)
+
+
+def _headers(raw: bytes) -> Message:
+    return BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[: 256 * 1024])
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a message (or of its header alone), whitespace-normalised, or None."""
+    value = _headers(raw).get("Message-ID")
+    return (" ".join(str(value).split()) or None) if value else None
+
+
+def message_name(raw: bytes) -> str:
+    """A document name for a message: its subject as a safe file name, with .eml."""
+    subject = _headers(raw).get("Subject")
+    stem = safe_filename(str(subject) if subject else None, fallback="message")
+    return _cut_utf8(stem, 120) + ".eml"
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore").rstrip()
+
+
+def take_message(
+    store: Store, settings: Settings, msg: MailMessage, *, source: str, pipeline: str
+) -> tuple[int, bool]:
+    """Keep a message's bytes in the blob store, record it as a document with its place in the
+    source (and the folder's new state), all in one transaction. Returns ``(document id, created)``.
+
+    The bytes are written before the transaction: a crash in between leaves an unused blob,
+    never a document without its content. Content seen before becomes another location.
+    """
+    # Line ends as a Maildir keeps them: IMAP sends CRLF, so without this the same message
+    # read over IMAP and from a Maildir would be two documents.
+    raw = msg.raw.replace(b"\r\n", b"\n")
+    error = size_error(len(raw), settings)
+    if error is None:
+        sha256, _ = write_blob(settings.blob_dir, raw)
+    else:
+        sha256 = hashlib.sha256(raw).hexdigest()
+    found = FoundFile(
+        source=source,
+        path=msg.location,
+        name=message_name(raw),
+        sha256=sha256,
+        size=len(raw),
+        media_type="message/rfc822",
+    )
+    with store.transaction():
+        doc_id, created = store.documents.add(
+            found, pipeline=pipeline, max_attempts=settings.jobs.max_attempts, error=error
+        )
+        store.mail.record(
+            source, msg.folder, msg.key, message_id=msg.message_id(), document_id=doc_id, action_pending=msg.act
+        )
+        if msg.folder_state is not None:
+            store.mail.set_folder_state(source, msg.folder, *msg.folder_state)
+    return doc_id, created

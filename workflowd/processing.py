@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .blobs import blob_path
 from .config import Settings
 from .errors import ContentChanged, ExtractionCrashed, ExtractionError
 from .extract import Extraction, SandboxedExtractor, detect_media_type
@@ -113,10 +114,12 @@ class Processor:
         return "done"
 
     def _extract(self, doc: dict[str, Any]) -> Extraction:
-        """Extract from the first location that still holds the document's content."""
+        """Extract from the first location that still holds the document's content; mail and
+        attachments are kept in the blob store, which is tried last."""
         paths = [doc["path"]] + [
             loc["path"] for loc in self.store.documents.locations(doc["id"]) if loc["path"] != doc["path"]
         ]
+        paths.append(str(blob_path(self.settings.blob_dir, doc["sha256"])))
         last: Exception | None = None
         for path in paths:
             if not Path(path).is_file():

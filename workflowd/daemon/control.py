@@ -87,7 +87,7 @@ def status(settings: Settings) -> dict[str, Any]:
         "config": str(settings.file) if settings.file else None,
         "queue": 0,
         "counts": {},
-        "sources": [{"name": s.name, "type": s.type, "path": str(s.path)} for s in settings.sources],
+        "sources": [_describe_source(s) for s in settings.sources],
     }
     if settings.db_path.exists():
         store = Store(settings.db_path)
@@ -99,6 +99,14 @@ def status(settings: Settings) -> dict[str, Any]:
     else:
         out["counts"] = {"queued": 0, "processing": 0, "done": 0, "failed": 0}
     return out
+
+
+def _describe_source(source: Any) -> dict[str, Any]:
+    """A source for `status`: where it reads from, never its password."""
+    if source.type == "imap":
+        return {"name": source.name, "type": source.type, "host": source.host, "port": source.effective_port,
+                "security": source.security, "username": source.username, "folders": list(source.folders)}
+    return {"name": source.name, "type": source.type, "path": str(source.path)}
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -19,10 +19,12 @@ from types import FrameType
 
 from ..config import Settings, load_config
 from ..errors import WorkflowdError
-from ..intake import FileChanged, take_file
+from ..intake import FileChanged
 from ..logs import setup_logging
 from ..runtime import build_pipelines
 from ..sources.folder import FolderSource, new_observer
+from ..sources.imap import ImapSource
+from ..sources.maildir import MaildirSource
 from ..store import Store
 from .pidfile import PidFile
 from .worker import Worker
@@ -48,7 +50,8 @@ class Daemon:
         self._wake = threading.Event()
         self._stop = False
         self._reload = False
-        self.sources: list[FolderSource] = []
+        self.sources: list[FolderSource] = []  # folders and Maildirs: watched by the main loop
+        self.mail_sources: list[ImapSource] = []  # one thread each
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -92,7 +95,7 @@ class Daemon:
             log.info(
                 "workflowd started (pid %d); watching %s; pipelines: %s",
                 os.getpid(),
-                ", ".join(str(s.root) for s in self.sources) or "nothing",
+                self._watching() or "nothing",
                 "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
             )
             self._loop()
@@ -103,16 +106,31 @@ class Daemon:
             log.info("workflowd stopped")
 
     def _start_sources(self, settings: Settings) -> list[FolderSource]:
-        sources = []
+        sources: list[FolderSource] = []
+        self.mail_sources = []
         for conf in settings.sources:
-            source = FolderSource(conf, wake=self._wake.set, skip_dirs=(settings.data_dir,), clock=self.clock)
+            if conf.type == "imap":
+                imap = ImapSource(conf, settings, on_new=self.worker.wake)
+                imap.start()
+                self.mail_sources.append(imap)
+                continue
+            kind = MaildirSource if conf.type == "maildir" else FolderSource
+            source = kind(conf, wake=self._wake.set, skip_dirs=(settings.data_dir,), clock=self.clock)
             source.start(self.observer)
             sources.append(source)
         return sources
 
-    def _shutdown(self) -> None:
+    def _stop_sources(self) -> None:
         for source in self.sources:
             source.stop()
+        for imap in self.mail_sources:
+            imap.stop()
+
+    def _watching(self) -> str:
+        return ", ".join([str(s.root) for s in self.sources] + [f"{m.name} {m.conf.folders}" for m in self.mail_sources])
+
+    def _shutdown(self) -> None:
+        self._stop_sources()
         if getattr(self, "observer", None) is not None:
             self.observer.stop()
             self.observer.join(timeout=5)
@@ -142,12 +160,15 @@ class Daemon:
                 now = self.clock()
                 if now >= next_rescan:
                     for source in self.sources:
-                        found = source.scan(self.store.documents.is_known_file)
+                        found = source.scan(source.known(self.store))
                         if found:
                             log.info("rescan of %s found %d new file(s)", source.root, found)
                     next_rescan = now + self.settings.daemon.rescan_interval
                 self._take_ready()
+                for source in self.sources:
+                    source.after_processing(self.store)
                 deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
+                deadlines += [t for s in self.sources if (t := s.due()) is not None]
                 timeout = max(0.0, min(deadlines) - self.clock())
             except Exception:  # e.g. the disk is full: log it and keep the daemon alive
                 log.exception("error in the main loop; retrying in %.0f s", ERROR_BACKOFF_S)
@@ -157,14 +178,12 @@ class Daemon:
 
     def _take_ready(self) -> None:
         for source in self.sources:
-            for path in source.ready(self.store.documents.is_known_file):
+            for path in source.ready(source.known(self.store)):
                 self._take(source, path)
 
     def _take(self, source: FolderSource, path: Path) -> None:
         try:
-            doc_id, created = take_file(
-                self.store, self.settings, path, source=source.name, pipeline=source.conf.pipeline
-            )
+            doc_id, created = source.take(self.store, self.settings, path)
         except FileChanged:
             source.retry_later(path)
             return
@@ -196,10 +215,9 @@ class Daemon:
             log.error("the new configuration was not applied; keeping the running one:\n%s", exc)
             return next_rescan
         setup_logging(new.log_level, new.log_path, stderr=self.log_to_stderr)
-        for source in self.sources:
-            source.stop()
+        self._stop_sources()
         self.settings = new
-        self.sources = self._start_sources(new)
         self.worker.replace(new, pipelines)
-        log.info("configuration reloaded; watching %s", ", ".join(str(s.root) for s in self.sources) or "nothing")
+        self.sources = self._start_sources(new)
+        log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already

@@ -27,7 +27,9 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from ..config import FolderSourceSettings
+from ..config import FolderSourceSettings, MaildirSourceSettings, Settings
+from ..intake import take_file
+from ..store import Store
 from .filters import wanted
 
 log = logging.getLogger("workflowd.sources.folder")
@@ -51,7 +53,7 @@ def new_observer() -> BaseObserver:
 class FolderSource:
     def __init__(
         self,
-        conf: FolderSourceSettings,
+        conf: FolderSourceSettings | MaildirSourceSettings,
         *,
         wake: Callable[[], None],
         skip_dirs: tuple[Path, ...] = (),
@@ -60,6 +62,8 @@ class FolderSource:
         self.conf = conf
         self.name = conf.name
         self.root = Path(conf.path)
+        self.recursive = getattr(conf, "recursive", True)
+        self.settle_delay = getattr(conf, "settle_delay", 0.0)
         self._wake = wake
         self._skip_dirs = tuple(d.resolve() for d in skip_dirs)
         self._clock = clock
@@ -105,7 +109,7 @@ class FolderSource:
             return
         self.stop()
         try:
-            self._watch = self._observer.schedule(_Handler(self), str(self.root), recursive=self.conf.recursive)
+            self._watch = self._observer.schedule(_Handler(self), str(self.root), recursive=self.recursive)
         except OSError as exc:
             # e.g. the inotify watch limit: rescans still find every file, only later.
             log.error("cannot watch %s (%s); relying on rescans", self.root, exc)
@@ -115,6 +119,23 @@ class FolderSource:
             log.info("watched folder %s is back", self.root)
         self._missing_logged = False
 
+    # -- taking ----------------------------------------------------------------------------
+
+    def known(self, store: Store) -> KnownFile:
+        """Whether a file (path, size, mtime) was taken already."""
+        return store.documents.is_known_file
+
+    def take(self, store: Store, settings: Settings, path: Path) -> tuple[int, bool]:
+        """Record the file as a document and queue it. Raises FileChanged, OSError, store errors."""
+        return take_file(store, settings, path, source=self.name, pipeline=self.conf.pipeline)
+
+    def due(self) -> float | None:
+        """When the source has work of its own next (clock time), besides its candidates."""
+        return None
+
+    def after_processing(self, store: Store) -> None:
+        """Actions due once documents are processed (none for a folder: originals are only read)."""
+
     # -- candidates ------------------------------------------------------------------------
 
     def wants(self, path: Path) -> bool:
@@ -122,7 +143,7 @@ class FolderSource:
             relative = path.relative_to(self.root)
         except ValueError:
             return False
-        if not self.conf.recursive and len(relative.parts) != 1:
+        if not self.recursive and len(relative.parts) != 1:
             return False
         if self._skip_dirs and any(path.is_relative_to(d) for d in self._skip_dirs):
             return False
@@ -163,7 +184,7 @@ class FolderSource:
         return added
 
     def _walk(self, directory: Path) -> Iterator[Path]:
-        if not self.conf.recursive:
+        if not self.recursive:
             try:
                 with os.scandir(directory) as it:
                     for entry in it:
@@ -197,7 +218,7 @@ class FolderSource:
                     if self._candidates.get(path) is cand:
                         cand.size, cand.mtime_ns, cand.since = st.st_size, st.st_mtime_ns, now
                 continue
-            if now - cand.since < self.conf.settle_delay:
+            if now - cand.since < self.settle_delay:
                 continue
             self._forget(path, cand)
             if not known(str(path), st.st_size, st.st_mtime_ns):
@@ -221,7 +242,7 @@ class FolderSource:
                 return None
             # A candidate not yet stat'ed is due at once; others when their delay is over.
             return min(
-                (c.since if c.size is None else c.since + self.conf.settle_delay) for c in self._candidates.values()
+                (c.since if c.size is None else c.since + self.settle_delay) for c in self._candidates.values()
             )
 
     @property

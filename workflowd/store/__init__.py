@@ -8,6 +8,7 @@ from .db import StoreDB, now_iso
 from .documents import Documents, FoundFile
 from .embeddings import Embeddings
 from .jobs import Job, JobLost, Jobs
+from .mail import Mail
 from .migrations import SCHEMA_VERSION
 from .results import StepResults
 
@@ -23,3 +24,4 @@ class Store(StoreDB):
         self.jobs = Jobs(self)
         self.results = StepResults(self)
         self.embeddings = Embeddings(self)
+        self.mail = Mail(self)

@@ -167,6 +167,34 @@ def _m002_embeddings(db: Database) -> None:
     db["embeddings"].create_index(["encoder"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings]
+def _m003_mail(db: Database) -> None:
+    """Where each mail source stands, so that no message is fetched or taken twice."""
+    db["mail_folders"].create(
+        {"source": str, "folder": str, "uidvalidity": int, "last_uid": int, "updated_at": str},
+        pk=("source", "folder"),
+        not_null={"uidvalidity", "last_uid", "updated_at"},
+    )
+    db["mail_messages"].create(
+        {
+            "id": int,
+            "source": str,
+            "folder": str,  # IMAP folder; "" for a Maildir
+            "key": str,  # IMAP "<uidvalidity>:<uid>"; the Maildir file's unique name
+            "message_id": str,
+            "document_id": int,
+            "action_pending": int,  # 1 while mark-seen / flag / move is still to be done
+            "error": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"source", "folder", "key", "created_at"},
+        defaults={"action_pending": 0},
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db["mail_messages"].create_index(["source", "folder", "key"], unique=True)
+    db["mail_messages"].create_index(["source", "message_id"])
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings, _m003_mail]
 
 SCHEMA_VERSION = len(MIGRATIONS)
