@@ -148,6 +148,11 @@ def test_example_step_settings_are_the_defaults() -> None:
     assert ClassifySettings.model_validate(example["steps"]["classify"]) == ClassifySettings()
     assert set(example["steps"]["classify"]) == set(ClassifySettings.model_fields)
     assert example["pipelines"]["default"]["steps"] == Settings().pipelines["default"].steps
+    from workflowd.steps.entities import EntitiesSettings
+
+    assert EntitiesSettings.model_validate(example["steps"]["entities"]) == EntitiesSettings()
+    documented = _documented_keys(EXAMPLE.read_text())
+    assert {f"steps.entities.{k}" for k in EntitiesSettings.model_fields} <= documented
 
 
 def test_mail_sources_are_validated_by_type(tmp_path: Path) -> None:

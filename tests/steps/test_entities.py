@@ -1,0 +1,34 @@
+"""The entities step in a pipeline: offsets, values, and settings errors."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from workflowd.pipeline.step import Document
+from workflowd.steps.entities import Entities, EntitiesSettings
+
+
+def _run(text: str, **settings) -> dict:  # noqa: ANN003
+    step = Entities(EntitiesSettings(**settings), context=None)  # type: ignore[arg-type]
+    return step.run(Document(id=1, text=text, title=None, media_type="text/plain", source="t", path="p",
+                             name="n", parent_id=None)).data
+
+
+def test_entities_with_offsets_and_values() -> None:
+    text = "Invoice of 12 March 2025: EUR 1.234,50 to DE89 3704 0044 0532 0130 00, questions to bill@shop.example."
+    data = _run(text)
+    assert data["counts"] == {"DATE": 1, "MONEY": 1, "IBAN": 1, "EMAIL": 1}
+    for e in data["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+    assert [e["value"] for e in data["entities"]][:2] == ["2025-03-12", {"amount": "1234.50", "currency": "EUR"}]
+
+
+def test_types_and_region_are_settings() -> None:
+    assert _run("call (617) 555-1212", phone_region="us")["counts"] == {"PHONE": 1}
+    assert _run("call (617) 555-1212")["counts"] == {}
+    assert _run("a@b.example on 2024-01-02", types=["DATE"])["counts"] == {"DATE": 1}
+    with pytest.raises(ValidationError, match="unknown entity type"):
+        EntitiesSettings(types=["DATES"])
+    with pytest.raises(ValidationError, match="unknown phone region"):
+        EntitiesSettings(phone_region="XX")
