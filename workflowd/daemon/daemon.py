@@ -68,6 +68,11 @@ class Daemon:
     def run(self) -> None:
         """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError, StoreError."""
         settings = self.settings
+        # First of all: a reload or stop asked for while the models load (seconds) must not
+        # kill the process with the signal's default action; the loop acts on it once running.
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
         setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
         pidfile = PidFile(settings.pid_path)
         pidfile.acquire(
@@ -88,9 +93,6 @@ class Daemon:
             self.observer = new_observer()
             self.observer.start()
             self.sources = self._start_sources(settings)
-            signal.signal(signal.SIGTERM, self._on_stop)
-            signal.signal(signal.SIGINT, self._on_stop)
-            signal.signal(signal.SIGHUP, self._on_reload)
             self.worker.start()
             log.info(
                 "workflowd started (pid %d); watching %s; pipelines: %s",
