@@ -20,10 +20,21 @@ pytestmark = pytest.mark.slow
 PASSWORD_ENV = "WF_TEST_IMAP_PASSWORD"
 
 
-def imap_config(env: Env, server: Dovecot, extra: str = "", *, steps: str = "[]", port: int | None = None,
-                security: str = "none") -> None:
+def imap_config(
+    env: Env,
+    server: Dovecot,
+    extra: str = "",
+    *,
+    steps: str = "[]",
+    port: int | None = None,
+    security: str = "none",
+) -> None:
     env.env[PASSWORD_ENV] = server.password
-    env.write_config(base_config(env.data_dir, env.inbox, f"""
+    env.write_config(
+        base_config(
+            env.data_dir,
+            env.inbox,
+            f"""
 [[sources]]
 type = "imap"
 name = "mail"
@@ -37,7 +48,9 @@ retry_delay_max = 1
 {extra}
 [pipelines.default]
 steps = {steps}
-"""))
+""",
+        )
+    )
 
 
 def mail_docs(env: Env) -> list[dict]:
@@ -70,7 +83,9 @@ def hostile_message() -> bytes:
     return msg.as_bytes()
 
 
-def test_messages_and_attachments_exactly_once_and_no_fetch_after_restart(wf_env: Env, dovecot: Dovecot) -> None:
+def test_messages_and_attachments_exactly_once_and_no_fetch_after_restart(
+    wf_env: Env, dovecot: Dovecot
+) -> None:
     env = wf_env
     messages = sample_messages()
     for raw in messages[:3]:
@@ -125,7 +140,9 @@ def test_server_down_while_running_then_back_every_message_once(wf_env: Env, dov
     env.run("start", timeout=120)
     wait_for(lambda: messages_done(env, 1), 60, "the first message")
     dovecot.stop()
-    wait_for(lambda: "connecting again" in _log_since_restart(env), 30, "the daemon to notice the server is gone")
+    wait_for(
+        lambda: "connecting again" in _log_since_restart(env), 30, "the daemon to notice the server is gone"
+    )
     # Mail delivered while the server is down lands in its Maildir; it shows up when it is back.
     _deliver(dovecot, messages[1:4])
     time.sleep(1.5)  # a few failed reconnections
@@ -151,8 +168,9 @@ def _deliver(server: Dovecot, messages: list[bytes]) -> None:
         os.chown(path, owner.st_uid, owner.st_gid)
 
 
-def test_hostile_attachment_names_write_nothing_outside_the_data_dir(wf_env: Env, dovecot: Dovecot,
-                                                                      tmp_path: Path) -> None:
+def test_hostile_attachment_names_write_nothing_outside_the_data_dir(
+    wf_env: Env, dovecot: Dovecot, tmp_path: Path
+) -> None:
     env = wf_env
     dovecot.append(hostile_message())
     before = _snapshot(tmp_path, exclude=env.data_dir)
@@ -160,7 +178,9 @@ def test_hostile_attachment_names_write_nothing_outside_the_data_dir(wf_env: Env
     tmp_x_before = tmp_x.exists() and tmp_x.read_bytes()
     imap_config(env, dovecot)
     env.run("start", timeout=120)
-    wait_for(lambda: messages_done(env, 1) and len(mail_docs(env)) == 3, 60, "the message and its attachments")
+    wait_for(
+        lambda: messages_done(env, 1) and len(mail_docs(env)) == 3, 60, "the message and its attachments"
+    )
     env.run("stop")
     docs = mail_docs(env)
     names = sorted(d["name"] for d in docs if d["parent_id"] is not None)
@@ -233,8 +253,9 @@ def test_actions_after_processing_mark_seen_and_move(wf_env: Env, dovecot: Dovec
     wait_for(lambda: dovecot.uids("INBOX") == [] and len(dovecot.uids("Done")) == 2, 30, "the move")
     env.run("stop")
     seen = list((dovecot.folder_path("Done") / "cur").iterdir())
-    assert len(seen) == 2 and all(p.name.endswith(("S", "S,")) or ":2," in p.name and "S" in p.name.split(":2,")[1]
-                                  for p in seen)
+    assert len(seen) == 2 and all(
+        p.name.endswith(("S", "S,")) or ":2," in p.name and "S" in p.name.split(":2,")[1] for p in seen
+    )
 
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
@@ -267,7 +288,11 @@ def test_maildir_gives_the_same_documents_as_imap(wf_env: Env, dovecot: Dovecot,
         (maildir / "tmp" / f"m{i}").rename(maildir / "new" / f"1700000000.M{i}P1.host")
     other = env.root / "other"
     other.mkdir()
-    env.write_config(base_config(env.data_dir / "second", env.inbox, f"""
+    env.write_config(
+        base_config(
+            env.data_dir / "second",
+            env.inbox,
+            f"""
 [[sources]]
 type = "maildir"
 name = "md"
@@ -275,11 +300,26 @@ path = "{maildir}"
 mark_seen = true
 [pipelines.default]
 steps = []
-"""))
+""",
+        )
+    )
     env.data_dir = env.data_dir / "second"
     env.run("start", timeout=120)
-    wait_for(lambda: len([d for d in query(env, "SELECT * FROM documents WHERE source = 'md'")
-                          if d["parent_id"] is None]) == len(messages) and all_settled(env, 0), 60, "Maildir")
+    wait_for(
+        lambda: (
+            len(
+                [
+                    d
+                    for d in query(env, "SELECT * FROM documents WHERE source = 'md'")
+                    if d["parent_id"] is None
+                ]
+            )
+            == len(messages)
+            and all_settled(env, 0)
+        ),
+        60,
+        "Maildir",
+    )
     wait_for(lambda: not list((maildir / "new").iterdir()), 30, "messages marked seen")
     env.run("stop")
     by_maildir = _documents(env, "md")

@@ -26,7 +26,11 @@ def _deliver(maildir: Path, name: str, raw: bytes) -> None:
 
 
 def _config(env: Env, maildir: Path, extra: str = "") -> None:
-    env.write_config(base_config(env.data_dir, env.inbox, f"""
+    env.write_config(
+        base_config(
+            env.data_dir,
+            env.inbox,
+            f"""
 [[sources]]
 type = "maildir"
 name = "md"
@@ -34,14 +38,18 @@ path = "{maildir}"
 {extra}
 [pipelines.default]
 steps = []
-"""))
+""",
+        )
+    )
 
 
 def _messages(env: Env) -> list[dict]:
     return query(env, "SELECT * FROM documents WHERE source = 'md' AND parent_id IS NULL")
 
 
-def test_maildir_messages_are_taken_once_across_client_moves_and_restarts(wf_env: Env, tmp_path: Path) -> None:
+def test_maildir_messages_are_taken_once_across_client_moves_and_restarts(
+    wf_env: Env, tmp_path: Path
+) -> None:
     env = wf_env
     ham = sorted((shared_data("emails", "spamassassin", "easy_ham")).iterdir())[:3]
     maildir = tmp_path / "Maildir"
@@ -62,7 +70,9 @@ def test_maildir_messages_are_taken_once_across_client_moves_and_restarts(wf_env
     env.run("stop")
     _deliver(maildir, "3.M3P1.host", ham[2].read_bytes())
     env.run("start", timeout=120)
-    wait_for(lambda: len(_messages(env)) == 3 and all_settled(env, 3), 30, "the message delivered while stopped")
+    wait_for(
+        lambda: len(_messages(env)) == 3 and all_settled(env, 3), 30, "the message delivered while stopped"
+    )
     env.run("stop")
     assert len(_messages(env)) == 3
     assert query(env, "SELECT COUNT(*) AS n FROM mail_messages")[0]["n"] == 3

@@ -11,8 +11,18 @@ from workflowd.steps.entities import Entities, EntitiesSettings
 
 def _run(text: str, **settings) -> dict:  # noqa: ANN003
     step = Entities(EntitiesSettings(**settings), context=None)  # type: ignore[arg-type]
-    return step.run(Document(id=1, text=text, title=None, media_type="text/plain", source="t", path="p",
-                             name="n", parent_id=None)).data
+    return step.run(
+        Document(
+            id=1,
+            text=text,
+            title=None,
+            media_type="text/plain",
+            source="t",
+            path="p",
+            name="n",
+            parent_id=None,
+        )
+    ).data
 
 
 def test_entities_with_offsets_and_values() -> None:
@@ -21,7 +31,10 @@ def test_entities_with_offsets_and_values() -> None:
     assert data["counts"] == {"DATE": 1, "MONEY": 1, "IBAN": 1, "EMAIL": 1}
     for e in data["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]
-    assert [e["value"] for e in data["entities"]][:2] == ["2025-03-12", {"amount": "1234.50", "currency": "EUR"}]
+    assert [e["value"] for e in data["entities"]][:2] == [
+        "2025-03-12",
+        {"amount": "1234.50", "currency": "EUR"},
+    ]
 
 
 def test_types_and_region_are_settings() -> None:

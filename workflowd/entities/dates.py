@@ -17,28 +17,83 @@ from datetime import date, datetime, timedelta, timezone
 
 MONTHS = {
     # English
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4, "apr": 4,
-    "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8, "september": 9,
-    "sep": 9, "sept": 9, "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sep": 9,
+    "sept": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
     # German
-    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6, "juli": 7,
-    "oktober": 10, "okt": 10, "dezember": 12, "dez": 12,
+    "januar": 1,
+    "jänner": 1,
+    "februar": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mai": 5,
+    "juni": 6,
+    "juli": 7,
+    "oktober": 10,
+    "okt": 10,
+    "dezember": 12,
+    "dez": 12,
     # French
-    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "juin": 6, "juillet": 7,
-    "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11, "décembre": 12, "decembre": 12,
+    "janvier": 1,
+    "février": 2,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "juin": 6,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+    "decembre": 12,
 }
 _MONTH = "(?P<month>" + "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True)) + r")\.?"
 _WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
-_TIME = r"(?:,?\s+(?:at\s+)?(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2}))?(?:\s*(?P<tz>[+-]\d{4}|UTC|GMT|Z))?)?"
+_TIME = (
+    r"(?:,?\s+(?:at\s+)?(?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2}))?(?:\s*(?P<tz>[+-]\d{4}|UTC|GMT|Z))?)?"
+)
 _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\.?"
 _YEAR = r"(?P<year>\d{4})"
 
 _PATTERNS = [
-    ("iso", re.compile(r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
-                       r"(?:[T ](?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2}))?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?(?![\d-])")),
+    (
+        "iso",
+        re.compile(
+            r"(?<![\d-])(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+            r"(?:[T ](?P<hh>\d{1,2}):(?P<mi>\d{2})(?::(?P<ss>\d{2}))?(?P<tz>Z|[+-]\d{2}:?\d{2})?)?(?![\d-])"
+        ),
+    ),
     ("dmy", re.compile(rf"(?<!\w){_WEEKDAY}{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}{_TIME}(?!\w)", re.I)),
     ("mdy", re.compile(rf"(?<!\w){_WEEKDAY}{_MONTH}\s+{_DAY},?\s+{_YEAR}{_TIME}(?!\w)", re.I)),
-    ("numeric", re.compile(r"(?<![\d./-])(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})(?![\d./-]|\.\d)")),
+    (
+        "numeric",
+        re.compile(
+            r"(?<![\d./-])(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})(?![\d./-]|\.\d)"
+        ),
+    ),
     ("my", re.compile(rf"(?<!\w){_MONTH}\s+{_YEAR}(?!\w)", re.I)),
 ]
 
@@ -73,7 +128,9 @@ def _normalise(kind: str, m: re.Match[str], day_first: bool) -> str | None:
         if kind == "my":
             if not g["month"][0].isupper():  # "you may 2000 times" is not May 2000
                 return None
-            if re.search(r"\d(?:st|nd|rd|th)?\.?\s+(?:of\s+)?$", m.string[max(0, m.start() - 12) : m.start()]):
+            if re.search(
+                r"\d(?:st|nd|rd|th)?\.?\s+(?:of\s+)?$", m.string[max(0, m.start() - 12) : m.start()]
+            ):
                 return None  # the rest of an impossible date ("31 February 2024")
             year = _year(g["year"])
             return f"{year:04d}-{MONTHS[g['month'].lower()]:02d}" if 1900 <= year <= 2200 else None

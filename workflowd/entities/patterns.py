@@ -40,36 +40,84 @@ class Entity:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"type": self.type, "start": self.start, "end": self.end, "text": self.text,
-               "confidence": round(self.confidence, 4)}
+        out = {
+            "type": self.type,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+        }
         if self.value is not None:
             out["value"] = self.value
         return out
 
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+)
 _URL = re.compile(r"(?<![\w@.])(?:https?://|www\.)[^\s<>\"'`\[\]{}|\\^]+", re.I)
 _URL_TRAIL = ".,;:!?'\")]}>*"
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 _CURRENCY_SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "CHF": "CHF", "Fr.": "CHF"}
-_CURRENCY_WORDS = {"euro": "EUR", "euros": "EUR", "dollar": "USD", "dollars": "USD", "pound": "GBP",
-                   "pounds": "GBP", "francs": "CHF"}
-_ISO_CODES = ("USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK",
-              "HUF", "CNY", "INR", "BRL", "MXN", "ZAR", "SGD", "HKD")
+_CURRENCY_WORDS = {
+    "euro": "EUR",
+    "euros": "EUR",
+    "dollar": "USD",
+    "dollars": "USD",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "francs": "CHF",
+}
+_ISO_CODES = (
+    "USD",
+    "EUR",
+    "GBP",
+    "CHF",
+    "JPY",
+    "CAD",
+    "AUD",
+    "NZD",
+    "SEK",
+    "NOK",
+    "DKK",
+    "PLN",
+    "CZK",
+    "HUF",
+    "CNY",
+    "INR",
+    "BRL",
+    "MXN",
+    "ZAR",
+    "SGD",
+    "HKD",
+)
 _AMOUNT = r"(?P<amount>\d{1,3}(?:[,.'\u2009\u202f ]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
 _SCALE = r"(?:\s?(?P<scale>million|billion|thousand|mn|bn|m|k)\b)?"
 _SYMBOL = "|".join(re.escape(s) for s in sorted(_CURRENCY_SYMBOLS, key=len, reverse=True))
 _CODES = "|".join(_ISO_CODES)
 _MONEY_BEFORE = re.compile(rf"(?P<cur>{_SYMBOL}|\b(?:{_CODES})\b)\s?{_AMOUNT}{_SCALE}")
 _MONEY_AFTER = re.compile(
-    rf"(?<![\w.,]){_AMOUNT}{_SCALE}\s?(?P<cur>[€£$¥]|\b(?:{_CODES})\b|\b(?:{'|'.join(_CURRENCY_WORDS)})\b)", re.I
+    rf"(?<![\w.,]){_AMOUNT}{_SCALE}\s?(?P<cur>[€£$¥]|\b(?:{_CODES})\b|\b(?:{'|'.join(_CURRENCY_WORDS)})\b)",
+    re.I,
 )
-_SCALES = {"thousand": 1000, "k": 1000, "million": 10**6, "mn": 10**6, "m": 10**6, "billion": 10**9, "bn": 10**9}
+_SCALES = {
+    "thousand": 1000,
+    "k": 1000,
+    "million": 10**6,
+    "mn": 10**6,
+    "m": 10**6,
+    "billion": 10**9,
+    "bn": 10**9,
+}
 
 
 def find_pattern_entities(
-    text: str, *, types: tuple[str, ...] = PATTERN_TYPES, phone_region: str | None = None, day_first: bool = True
+    text: str,
+    *,
+    types: tuple[str, ...] = PATTERN_TYPES,
+    phone_region: str | None = None,
+    day_first: bool = True,
 ) -> list[Entity]:
     """Pattern entities in ``text``, in text order, without overlaps.
 
@@ -84,10 +132,17 @@ def find_pattern_entities(
     if "IBAN" in types:
         found += [e for m in _IBAN.finditer(text) if (e := _iban(m)) is not None]
     if "MONEY" in types:
-        found += [e for pattern in (_MONEY_BEFORE, _MONEY_AFTER) for m in pattern.finditer(text)
-                  if (e := _money(m)) is not None]
+        found += [
+            e
+            for pattern in (_MONEY_BEFORE, _MONEY_AFTER)
+            for m in pattern.finditer(text)
+            if (e := _money(m)) is not None
+        ]
     if "DATE" in types:
-        found += [Entity("DATE", d.start, d.end, d.text, value=d.value) for d in find_dates(text, day_first=day_first)]
+        found += [
+            Entity("DATE", d.start, d.end, d.text, value=d.value)
+            for d in find_dates(text, day_first=day_first)
+        ]
     if "PHONE" in types:
         found += _phones(text, phone_region)
     return _without_overlaps(found)
@@ -136,8 +191,9 @@ def _money(m: re.Match[str]) -> Entity | None:
         amount *= _SCALES[scale]
     cur = m.group("cur")
     currency = _CURRENCY_SYMBOLS.get(cur) or _CURRENCY_WORDS.get(cur.lower()) or cur.upper()
-    return Entity("MONEY", m.start(), m.end(), m.group(0),
-                  value={"amount": _plain(amount), "currency": currency})
+    return Entity(
+        "MONEY", m.start(), m.end(), m.group(0), value={"amount": _plain(amount), "currency": currency}
+    )
 
 
 def _parse_amount(text: str) -> Decimal | None:

@@ -96,8 +96,13 @@ class ImapSource:
                 except Exception as exc:  # noqa: BLE001 - every failure: log, wait, connect again
                     if self._stop.is_set():
                         break
-                    log.warning("IMAP %s (%s): %s; connecting again in %.0f s",
-                                self.name, self.where, describe(exc), self._delay)
+                    log.warning(
+                        "IMAP %s (%s): %s; connecting again in %.0f s",
+                        self.name,
+                        self.where,
+                        describe(exc),
+                        self._delay,
+                    )
                     if not isinstance(exc, IMAPClientError | OSError | ConfigError):
                         log.debug("details", exc_info=True)
                     self._stop.wait(self._delay)
@@ -113,8 +118,13 @@ class ImapSource:
         context = None
         if conf.security != "none":
             context = ssl.create_default_context(cafile=str(conf.ca_file) if conf.ca_file else None)
-        client = IMAPClient(conf.host, port=conf.effective_port, ssl=conf.security == "tls",
-                            ssl_context=context, timeout=conf.timeout)
+        client = IMAPClient(
+            conf.host,
+            port=conf.effective_port,
+            ssl=conf.security == "tls",
+            ssl_context=context,
+            timeout=conf.timeout,
+        )
         try:
             if conf.security == "starttls":
                 client.starttls(context)
@@ -135,7 +145,9 @@ class ImapSource:
             client.shutdown()
             return
         try:
-            log.info("IMAP %s: connected to %s; reading %s", self.name, self.where, ", ".join(self.conf.folders))
+            log.info(
+                "IMAP %s: connected to %s; reading %s", self.name, self.where, ", ".join(self.conf.folders)
+            )
             self._delay = min(FIRST_RETRY_S, self.conf.retry_delay_max)
             can_idle = self.conf.idle and b"IDLE" in client.capabilities()
             while not self._stop.is_set():
@@ -187,8 +199,12 @@ class ImapSource:
             info = client.select_folder(folder, readonly=not self._acts)
         except IMAPClientError as exc:
             if folder not in self._missing:
-                log.error("IMAP %s: cannot open folder %r (%s); looking again at each sync",
-                          self.name, folder, describe(exc))
+                log.error(
+                    "IMAP %s: cannot open folder %r (%s); looking again at each sync",
+                    self.name,
+                    folder,
+                    describe(exc),
+                )
                 self._missing.add(folder)
             return
         if folder in self._missing:
@@ -200,9 +216,17 @@ class ImapSource:
         if state is not None and state[0] == uidvalidity:
             last_uid = state[1]
         elif state is not None:
-            log.warning("IMAP %s: UIDVALIDITY of %r changed (%d -> %d); reading it again and matching "
-                        "messages by Message-ID", self.name, folder, state[0], uidvalidity)
-        uids = sorted(u for u in client.search(self._criteria(last_uid), charset=self._charset()) if u > last_uid)
+            log.warning(
+                "IMAP %s: UIDVALIDITY of %r changed (%d -> %d); reading it again and matching "
+                "messages by Message-ID",
+                self.name,
+                folder,
+                state[0],
+                uidvalidity,
+            )
+        uids = sorted(
+            u for u in client.search(self._criteria(last_uid), charset=self._charset()) if u > last_uid
+        )
         if not uids:
             if state is None or state[0] != uidvalidity:
                 with store.transaction():
@@ -214,9 +238,13 @@ class ImapSource:
                 return
             self._take_batch(store, client, folder, uidvalidity, uids[i : i + FETCH_BATCH])
 
-    def _take_batch(self, store: Store, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]) -> None:
+    def _take_batch(
+        self, store: Store, client: IMAPClient, folder: str, uidvalidity: int, uids: list[int]
+    ) -> None:
         heads = client.fetch(uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-        ids = {uid: header_message_id(heads[uid].get(MESSAGE_ID_HEADER) or b"") for uid in uids if uid in heads}
+        ids = {
+            uid: header_message_id(heads[uid].get(MESSAGE_ID_HEADER) or b"") for uid in uids if uid in heads
+        }
         taken = store.mail.documents_by_message_id(self.name, [m for m in ids.values() if m])
         limit = self.settings.extract.max_file_mb * 1024 * 1024
         wanted = []
@@ -225,11 +253,17 @@ class ImapSource:
             if uid not in heads:  # expunged since the search
                 self._skip(store, folder, key, uidvalidity, uid, None, None, None)
             elif mid is not None and mid in taken:
-                log.info("IMAP %s: message %s in %r was taken before (Message-ID %s); not fetched again",
-                         self.name, uid, folder, mid)
+                log.info(
+                    "IMAP %s: message %s in %r was taken before (Message-ID %s); not fetched again",
+                    self.name,
+                    uid,
+                    folder,
+                    mid,
+                )
                 self._skip(store, folder, key, uidvalidity, uid, mid, taken[mid], None)
             elif heads[uid].get(b"RFC822.SIZE", 0) > limit:
-                error = f"message of {heads[uid][b'RFC822.SIZE']} bytes is over the {self.settings.extract.max_file_mb:g} MB limit"
+                size, mb = heads[uid][b"RFC822.SIZE"], self.settings.extract.max_file_mb
+                error = f"message of {size} bytes is over the {mb:g} MB limit"
                 log.warning("IMAP %s: message %s in %r not fetched: %s", self.name, uid, folder, error)
                 self._skip(store, folder, key, uidvalidity, uid, mid, None, error)
             else:
@@ -243,23 +277,46 @@ class ImapSource:
             if raw is None:
                 self._skip(store, folder, key, uidvalidity, uid, ids.get(uid), None, None)
                 continue
-            msg = MailMessage(raw=raw, folder=folder, key=key, location=self._url(folder, uidvalidity, uid),
-                              act=self._acts, folder_state=(uidvalidity, uid))
-            doc_id, created = take_message(store, self.settings, msg, source=self.name, pipeline=self.conf.pipeline)
+            msg = MailMessage(
+                raw=raw,
+                folder=folder,
+                key=key,
+                location=self._url(folder, uidvalidity, uid),
+                act=self._acts,
+                folder_state=(uidvalidity, uid),
+            )
+            doc_id, created = take_message(
+                store, self.settings, msg, source=self.name, pipeline=self.conf.pipeline
+            )
             if created:
                 log.info("IMAP %s: queued message %d of %r as document %d", self.name, uid, folder, doc_id)
                 self._on_new()
             else:
-                log.info("IMAP %s: message %d of %r has the same content as document %d", self.name, uid,
-                         folder, doc_id)
+                log.info(
+                    "IMAP %s: message %d of %r has the same content as document %d",
+                    self.name,
+                    uid,
+                    folder,
+                    doc_id,
+                )
 
-    def _skip(self, store: Store, folder: str, key: str, uidvalidity: int, uid: int, message_id: str | None,
-              document_id: int | None, error: str | None) -> None:
+    def _skip(
+        self,
+        store: Store,
+        folder: str,
+        key: str,
+        uidvalidity: int,
+        uid: int,
+        message_id: str | None,
+        document_id: int | None,
+        error: str | None,
+    ) -> None:
         """Move past a message that is not fetched, remembering why."""
         with store.transaction():
             if error is not None or document_id is not None:
-                store.mail.record(self.name, folder, key, message_id=message_id, document_id=document_id,
-                                  error=error)
+                store.mail.record(
+                    self.name, folder, key, message_id=message_id, document_id=document_id, error=error
+                )
             store.mail.set_folder_state(self.name, folder, uidvalidity, uid)
 
     def _criteria(self, last_uid: int) -> list[Any]:
@@ -279,8 +336,10 @@ class ImapSource:
     def _url(self, folder: str, uidvalidity: int, uid: int) -> str:
         """RFC 5092 URL of the message: what `list` shows as its path."""
         port = "" if self.conf.effective_port == 143 else f":{self.conf.effective_port}"
-        return (f"imap://{quote(self.conf.username, safe='')}@{self.conf.host}{port}/"
-                f"{quote(folder, safe='')};UIDVALIDITY={uidvalidity}/;UID={uid}")
+        return (
+            f"imap://{quote(self.conf.username, safe='')}@{self.conf.host}{port}/"
+            f"{quote(folder, safe='')};UIDVALIDITY={uidvalidity}/;UID={uid}"
+        )
 
     # -- after processing --------------------------------------------------------------------
 
@@ -299,7 +358,9 @@ class ImapSource:
             uids = [int(r["key"].split(":")[1]) for r in rows if r["key"].split(":")[0] == str(uidvalidity)]
             if uids:
                 self._apply(client, uids)
-                log.info("IMAP %s: %s %d processed message(s) in %r", self.name, self._what(), len(uids), folder)
+                log.info(
+                    "IMAP %s: %s %d processed message(s) in %r", self.name, self._what(), len(uids), folder
+                )
             store.mail.actions_done([r["id"] for r in rows])
         return store.mail.waiting_actions(self.name)
 

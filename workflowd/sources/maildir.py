@@ -37,8 +37,14 @@ def unique_name(file_name: str) -> str:
 class MaildirSource(FolderSource):
     conf: MaildirSourceSettings
 
-    def __init__(self, conf: MaildirSourceSettings, *, wake: Callable[[], None], clock: Callable[[], float],
-                 skip_dirs: tuple[Path, ...] = ()):
+    def __init__(
+        self,
+        conf: MaildirSourceSettings,
+        *,
+        wake: Callable[[], None],
+        clock: Callable[[], float],
+        skip_dirs: tuple[Path, ...] = (),
+    ):
         super().__init__(conf, wake=wake, clock=clock, skip_dirs=skip_dirs)
         self.recursive = True
         self.settle_delay = 0.0
@@ -51,7 +57,9 @@ class MaildirSource(FolderSource):
         except ValueError:
             return False
         return (
-            len(relative.parts) == 2 and relative.parts[0] in self._subdirs and not relative.parts[1].startswith(".")
+            len(relative.parts) == 2
+            and relative.parts[0] in self._subdirs
+            and not relative.parts[1].startswith(".")
         )
 
     def _walk(self, directory: Path):  # noqa: ANN202 - an iterator of paths, as in FolderSource
@@ -78,7 +86,9 @@ class MaildirSource(FolderSource):
         if size > settings.extract.max_file_mb * 1024 * 1024:
             # Too large to hold in memory: recorded as a failed document with the reason.
             with store.transaction():
-                doc_id, created = take_file(store, settings, path, source=self.name, pipeline=self.conf.pipeline)
+                doc_id, created = take_file(
+                    store, settings, path, source=self.name, pipeline=self.conf.pipeline
+                )
                 store.mail.record(self.name, "", key, message_id=None, document_id=doc_id)
             return doc_id, created
         raw = path.read_bytes()

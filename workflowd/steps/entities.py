@@ -37,14 +37,18 @@ class EntitiesSettings(BaseModel):
     def _known_types(cls, types: list[str]) -> list[str]:
         unknown = sorted(set(types) - set(PATTERN_TYPES))
         if unknown:
-            raise ValueError(f"unknown entity type(s) {', '.join(unknown)}; known: {', '.join(PATTERN_TYPES)}")
+            raise ValueError(
+                f"unknown entity type(s) {', '.join(unknown)}; known: {', '.join(PATTERN_TYPES)}"
+            )
         return types
 
     @field_validator("phone_region")
     @classmethod
     def _known_region(cls, region: str | None) -> str | None:
         if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown phone region {region!r}; use a two-letter country code such as US or DE")
+            raise ValueError(
+                f"unknown phone region {region!r}; use a two-letter country code such as US or DE"
+            )
         return region.upper() if region else None
 
 
@@ -52,13 +56,16 @@ class Entities(Step):
     """Find dates, amounts, addresses, links, phone numbers and IBANs in the text."""
 
     name = "entities"
-    description = "dates, money, e-mail addresses, URLs, phone numbers and IBANs, with offsets and normalised values"
+    description = (
+        "dates, money, e-mail addresses, URLs, phone numbers and IBANs, with offsets and normalised values"
+    )
     Settings = EntitiesSettings
 
     def run(self, doc: Document) -> StepResult:
         s = self.settings
-        found = find_pattern_entities(doc.text, types=tuple(s.types), phone_region=s.phone_region,
-                                      day_first=s.day_first)
+        found = find_pattern_entities(
+            doc.text, types=tuple(s.types), phone_region=s.phone_region, day_first=s.day_first
+        )
         counts: dict[str, int] = {}
         for e in found:
             counts[e.type] = counts.get(e.type, 0) + 1

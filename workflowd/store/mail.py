@@ -30,7 +30,8 @@ class Mail:
     def known(self, source: str, folder: str, key: str) -> bool:
         return bool(
             self.db.scalar(
-                "SELECT 1 FROM mail_messages WHERE source = ? AND folder = ? AND key = ?", (source, folder, key)
+                "SELECT 1 FROM mail_messages WHERE source = ? AND folder = ? AND key = ?",
+                (source, folder, key),
             )
         )
 
@@ -79,7 +80,9 @@ class Mail:
 
     def waiting_actions(self, source: str) -> int:
         return int(
-            self.db.scalar("SELECT COUNT(*) FROM mail_messages WHERE source = ? AND action_pending = 1", (source,))
+            self.db.scalar(
+                "SELECT COUNT(*) FROM mail_messages WHERE source = ? AND action_pending = 1", (source,)
+            )
         )
 
     def actions_done(self, ids: list[int]) -> None:
