@@ -50,3 +50,18 @@ def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
             else:
                 train += group
     return train, evaluation
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write the fixed BBC split as JSONL files (train.jsonl, eval.jsonl).")
+    ap.add_argument("folder", type=Path)
+    args = ap.parse_args()
+    args.folder.mkdir(parents=True, exist_ok=True)
+    train, evaluation = split(load())
+    for name, part in (("train", train), ("eval", evaluation)):
+        with (args.folder / f"{name}.jsonl").open("w", encoding="utf-8") as fh:
+            for row in part:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{args.folder / name}.jsonl: {len(part)} articles")

@@ -153,6 +153,10 @@ def test_example_step_settings_are_the_defaults() -> None:
     assert EntitiesSettings.model_validate(example["steps"]["entities"]) == EntitiesSettings()
     documented = _documented_keys(EXAMPLE.read_text())
     assert {f"steps.entities.{k}" for k in EntitiesSettings.model_fields} <= documented
+    from workflowd.steps.summarize import SummarizeSettings
+
+    assert SummarizeSettings.model_validate(example["steps"]["summarize"]) == SummarizeSettings()
+    assert set(example["steps"]["summarize"]) == set(SummarizeSettings.model_fields)
 
 
 def test_mail_sources_are_validated_by_type(tmp_path: Path) -> None:

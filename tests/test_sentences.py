@@ -20,18 +20,30 @@ def _texts(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Mr. Smith paid $1.2871 each. Dr. Jones did not.", ["Mr. Smith paid $1.2871 each.", "Dr. Jones did not."]),
-        ("Growth was 3.5% in the U.S. last year. It slowed.", ["Growth was 3.5% in the U.S. last year.", "It slowed."]),
+        (
+            "Mr. Smith paid $1.2871 each. Dr. Jones did not.",
+            ["Mr. Smith paid $1.2871 each.", "Dr. Jones did not."],
+        ),
+        (
+            "Growth was 3.5% in the U.S. last year. It slowed.",
+            ["Growth was 3.5% in the U.S. last year.", "It slowed."],
+        ),
         ("See e.g. the appendix. J. R. Smith agreed.", ["See e.g. the appendix.", "J. R. Smith agreed."]),
         ('He said: "It is over." Then he left.', ['He said: "It is over."', "Then he left."]),
         ("Really? Yes! 2004 was a good year.", ["Really?", "Yes!", "2004 was a good year."]),
-        ("set to stabilise.China's currency is pegged.", ["set to stabilise.", "China's currency is pegged."]),
+        (
+            "set to stabilise.China's currency is pegged.",
+            ["set to stabilise.", "China's currency is pegged."],
+        ),
         ('in recent months."I think so," said Bob.', ["in recent months.", '"I think so," said Bob.']),
         ('he said "no"."Later" came.', ['he said "no".', '"Later" came.']),
         ("rose by 47.3%.To help, prices rose.", ["rose by 47.3%.", "To help, prices rose."]),
         ("growth in the US.Meanwhile rates fell.", ["growth in the US.", "Meanwhile rates fell."]),
         ("Visit www.Example.com today. Or not.", ["Visit www.Example.com today.", "Or not."]),
-        ("Title line\n\nFirst sentence. second part stays.", ["Title line", "First sentence. second part stays."]),
+        (
+            "Title line\n\nFirst sentence. second part stays.",
+            ["Title line", "First sentence. second part stays."],
+        ),
     ],
 )
 def test_splits(text: str, expected: list[str]) -> None:

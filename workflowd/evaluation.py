@@ -13,14 +13,44 @@ from .models.provider import ModelProvider
 from .training.data import load_labelled_jsonl
 from .training.metrics import classification_metrics
 
-TASKS = ("classify",)
+TASKS = ("classify", "summarize")
 
 
-def evaluate(settings: Settings, task: str, data_path: Path, *, version: str | None = None) -> dict[str, Any]:
+def evaluate(
+    settings: Settings,
+    task: str,
+    data_path: Path,
+    *,
+    version: str | None = None,
+    sentences: int | None = None,
+) -> dict[str, Any]:
     """Metrics of the promoted version (or ``version``, or the built-in model) on ``data_path``."""
     if task not in TASKS:
         raise ModelError(f"unknown task {task!r}; tasks that can be evaluated: {', '.join(TASKS)}")
+    if task == "summarize":
+        return evaluate_summarize(settings, data_path, version=version, sentences=sentences)
     return evaluate_classify(settings, data_path, version=version)
+
+
+def evaluate_summarize(
+    settings: Settings, data_path: Path, *, version: str | None = None, sentences: int | None = None
+) -> dict[str, Any]:
+    """ROUGE-1/2/L F1 of the summaries the step would write, with as many sentences as each
+    reference has (or ``sentences``)."""
+    from .steps.summarize import head_in_use
+    from .training.summarize import load_summaries_jsonl, pick, prepare, rouge
+
+    data = load_summaries_jsonl(data_path)
+    provider = ModelProvider(settings)
+    head = head_in_use(provider, version)
+    docs = prepare(provider.encoder, data)
+    picked = [" ".join(d.sentences[j].text for j in pick(d, head, sentences)) for d in docs]
+    return {
+        "task": "summarize",
+        "n": len(data),
+        "model_version": head.version,
+        "metrics": rouge(picked, data.summaries),
+    }
 
 
 def classifier_in_use(settings: Settings, provider: ModelProvider, version: str | None = None):  # noqa: ANN201
@@ -45,8 +75,10 @@ def evaluate_classify(settings: Settings, data_path: Path, *, version: str | Non
     unknown = sorted(set(data.labels) - set(clf.labels))
     if unknown:
         where = f"{TASK} {clf.model_version}" if clf.version else "[steps.classify.labels] (zero-shot)"
-        raise ModelError(f"labels in {data_path} that {where} does not know: {', '.join(unknown)}; "
-                         f"it knows: {', '.join(clf.labels)}")
+        raise ModelError(
+            f"labels in {data_path} that {where} does not know: {', '.join(unknown)}; "
+            f"it knows: {', '.join(clf.labels)}"
+        )
     encoder = clf.encoder or provider.encoder
     X = np.stack([e.embedding for e in encoder.encode_documents(data.texts)])
     probs = clf.proba(X)

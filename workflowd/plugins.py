@@ -16,7 +16,11 @@ from .errors import PluginError
 ENTRY_POINT_GROUP = "workflowd"
 
 # Built-in plugins, registered exactly like third-party ones.
-DEFAULT_PLUGINS: tuple[str, ...] = ("workflowd.steps.classify", "workflowd.steps.entities")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "workflowd.steps.classify",
+    "workflowd.steps.entities",
+    "workflowd.steps.summarize",
+)
 
 
 def plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:

@@ -81,7 +81,11 @@ def _cut_at(par: str, m: re.Match[str], last: int) -> int | None:
     mark = m.group(0)
     if after[0].isspace():
         nxt = par[end:].lstrip()[:1]
-        if nxt and (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS) and not _abbreviation(par, m.start(), mark):
+        if (
+            nxt
+            and (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS)
+            and not _abbreviation(par, m.start(), mark)
+        ):
             return end
         return None
     # Glued to what follows: only after a lower-case word ("stabilise.China's"), a number, or
@@ -96,10 +100,10 @@ def _cut_at(par: str, m: re.Match[str], last: int) -> int | None:
         if not after[0].isupper():
             return None
         # 'months."I think': a quote opens the next sentence unless one is open here.
-        open_quotes = sum(par[last : m.start()].count(q) for q in "\"“”") % 2
+        open_quotes = sum(par[last : m.start()].count(q) for q in '"“”') % 2
         cut = m.start() + punct
         for ch in closing:
-            if ch in "\"“”":
+            if ch in '"“”':
                 if not open_quotes:
                     break
                 open_quotes = 0
@@ -123,7 +127,7 @@ def _lower_word_before(par: str, dot: int) -> bool:
 
 def _acronym_before(par: str, dot: int, after: str) -> bool:
     m = re.search(r"(?<![.\w])([A-Z][A-Z&]+)$", par[max(0, dot - 20) : dot])
-    return bool(m) and len(after) == 2 and after[0].isupper() and (after[1].islower() or after[1] in "\"“")
+    return bool(m) and len(after) == 2 and after[0].isupper() and (after[1].islower() or after[1] in '"“')
 
 
 def _abbreviation(par: str, dot: int, mark: str) -> bool:

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from workflowd.config import Settings
 from workflowd.errors import ConfigError
-from workflowd.models.provider import ModelProvider
 from workflowd.pipeline import Document, StepContext
 from workflowd.steps.classify import Classify, ClassifySettings
-
-
-@pytest.fixture
-def context(tmp_path: Path, encoder) -> StepContext:  # noqa: ANN001
-    settings = Settings(data_dir=tmp_path / "data")
-    models = ModelProvider(settings)
-    models._encoder = encoder  # the session's shared encoder
-    return StepContext(settings=settings, logger=logging.getLogger("test"), models=models)
 
 
 def _docs(context: StepContext, *texts: str) -> list[Document]:

@@ -12,46 +12,78 @@ from rich.table import Table
 from ..config import load_config
 from .output import console, print_json
 
-TASKS = ("classify",)
+TASKS = ("classify", "summarize")
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("train", parents=[common], help="train a task's model from labelled data",
-                       description="Train a model from a JSONL file of {\"text\", \"label\"} lines, measure it on "
-                       "a held-out part, register it as a new version and promote it (unless --no-promote). "
-                       "A running daemon uses a promoted version from its next batch on.")
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a task's model from labelled data",
+        description='Train a model from a JSONL file ({"text", "label"} lines for classify, '
+        '{"text", "summary"} for summarize), measure it on a held-out part, register it as a new '
+        "version and promote it (unless --no-promote). "
+        "A running daemon uses a promoted version from its next batch on.",
+    )
     p.add_argument("--task", choices=TASKS, default="classify")
     p.add_argument("--data", type=Path, required=True, metavar="FILE", help="labelled examples (JSONL)")
-    p.add_argument("--method", choices=("head", "lora", "full"), default="head",
-                   help="head: a head on frozen embeddings (seconds); lora: LoRA adapters (minutes); "
-                   "full: every weight (minutes, a 90 MB artifact). Default: head")
+    p.add_argument(
+        "--method",
+        choices=("head", "lora", "full"),
+        default="head",
+        help="head: a head on frozen embeddings (seconds); lora: LoRA adapters (minutes); "
+        "full: every weight (minutes, a 90 MB artifact). Default: head",
+    )
     p.add_argument("--epochs", type=int, help="passes over the data (default: the method's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the method's)")
     p.add_argument("--batch-size", type=int, help="examples per step (default: the method's)")
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--val-share", type=float, default=0.2, help="share held out for early stopping and "
-                   "calibration (default 0.2; none when the data is too small)")
+    p.add_argument(
+        "--val-share",
+        type=float,
+        default=0.2,
+        help="share held out for early stopping and "
+        "calibration (default 0.2; none when the data is too small)",
+    )
     p.add_argument("--seed", type=int, default=13)
-    p.add_argument("--no-unlabeled", action="store_true", help="do not self-train (method head) on the "
-                   "documents already in the store")
+    p.add_argument(
+        "--no-unlabeled",
+        action="store_true",
+        help="do not self-train (method head) on the documents already in the store",
+    )
     p.add_argument("--no-promote", action="store_true", help="register the version without using it")
     p.add_argument("--json", action="store_true", help="print the new version as JSON")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", parents=[common], help="measure the model in use on labelled data",
-                       description="Measure the promoted model (or --version, or zero-shot when none is "
-                       "trained) on a JSONL file of {\"text\", \"label\"} lines: accuracy, macro-F1 and "
-                       "per-label precision, recall, F1 and support.")
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure the model in use on labelled data",
+        description="Measure the promoted model (or --version, or the built-in one when "
+        'none is trained). classify: a JSONL file of {"text", "label"} lines; accuracy, '
+        'macro-F1 and per-label precision, recall, F1 and support. summarize: {"text", '
+        '"summary"} lines; ROUGE-1/2/L F1.',
+    )
     p.add_argument("--task", choices=TASKS, default="classify")
     p.add_argument("--data", type=Path, required=True, metavar="FILE")
     p.add_argument("--version", help="a registered version instead of the promoted one")
+    p.add_argument(
+        "--sentences",
+        type=int,
+        metavar="N",
+        help="summarize: sentences per summary (default: as many as the reference has)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object: task, n, metrics")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("models", parents=[common], help="list model versions, or roll back",
-                       description="`models list` shows every version with its data and metrics; "
-                       "`models rollback TASK [VERSION]` goes back to VERSION or to the one before.")
+    p = sub.add_parser(
+        "models",
+        parents=[common],
+        help="list model versions, or roll back",
+        description="`models list` shows every version with its data and metrics; "
+        "`models rollback TASK [VERSION]` goes back to VERSION or to the one before.",
+    )
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     lp = msub.add_parser("list", parents=[common], help="every version of every task")
     lp.add_argument("--task", choices=TASKS)
@@ -69,30 +101,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training.run import train_from_file
 
     settings = load_config(getattr(args, "config", None))
-    params = ClassifyParams(method=args.method, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                            weight_decay=args.weight_decay, dropout=args.dropout, val_share=args.val_share,
-                            seed=args.seed)
-    columns = [TextColumn("epoch {task.completed}/{task.total}"), BarColumn(), TextColumn("{task.description}"),
-               TimeElapsedColumn()]
+    params = ClassifyParams(
+        method=args.method,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        val_share=args.val_share,
+        seed=args.seed,
+    )
+    columns = [
+        TextColumn("epoch {task.completed}/{task.total}"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console, transient=False, disable=args.json) as bar:
         task_id = bar.add_task("loading the encoder", total=None)
 
         def progress(r: Any) -> None:
-            val = "" if r.val_loss is None else f"  val loss {r.val_loss:.4f}  val macro-F1 {r.val_macro_f1:.4f}"
-            bar.update(task_id, total=r.epochs, completed=r.epoch, description=f"loss {r.train_loss:.4f}{val}")
+            val = (
+                ""
+                if r.val_loss is None
+                else f"  val loss {r.val_loss:.4f}  val macro-F1 {r.val_macro_f1:.4f}"
+            )
+            bar.update(
+                task_id, total=r.epochs, completed=r.epoch, description=f"loss {r.train_loss:.4f}{val}"
+            )
 
-        version, outcome = train_from_file(settings, args.task, args.data, params, promote=not args.no_promote,
-                                           progress=progress, use_store=not args.no_unlabeled)
+        version, outcome = train_from_file(
+            settings,
+            args.task,
+            args.data,
+            params,
+            promote=not args.no_promote,
+            progress=progress,
+            use_store=not args.no_unlabeled,
+        )
     if args.json:
         print_json(version.public())
         return 0
     m = outcome.metrics
     state = "promoted" if version.status == "promoted" else "registered, not promoted"
-    console.print(f"{args.task} {version.version}: {state} ({outcome.meta['train_seconds']} s, "
-                  f"{outcome.meta['data']['n']} examples, method {outcome.meta['method']})", markup=False)
+    if args.task == "summarize":
+        console.print(
+            f"summarize {version.version}: {state} ({outcome.meta['train_seconds']} s, "
+            f"{outcome.meta['data']['n']} documents)",
+            markup=False,
+        )
+        if m.get("validation") == "held out":
+            console.print(
+                f"validation (n={m['n']}): ROUGE-1 {m['rouge1']:.4f}, ROUGE-2 {m['rouge2']:.4f}, "
+                f"ROUGE-L {m['rougeL']:.4f} (TextRank: {m['textrank']['rouge2']:.4f} / "
+                f"{m['textrank']['rougeL']:.4f})",
+                markup=False,
+            )
+        return 0
+    console.print(
+        f"{args.task} {version.version}: {state} ({outcome.meta['train_seconds']} s, "
+        f"{outcome.meta['data']['n']} examples, method {outcome.meta['method']})",
+        markup=False,
+    )
     if "macro_f1" in m:
-        console.print(f"validation ({m['validation']}, n={m.get('n', outcome.meta['data']['n_val'])}): accuracy "
-                      f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f}", markup=False)
+        console.print(
+            f"validation ({m['validation']}, n={m.get('n', outcome.meta['data']['n_val'])}): accuracy "
+            f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, ECE {m['ece']:.4f}",
+            markup=False,
+        )
     else:
         console.print("no validation: too few examples to hold any out", markup=False)
     return 0
@@ -102,23 +178,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
 
     settings = load_config(getattr(args, "config", None))
-    result = evaluate(settings, args.task, args.data, version=args.version)
+    result = evaluate(settings, args.task, args.data, version=args.version, sentences=args.sentences)
     if args.json:
         print_json(result)
         return 0
     m = result["metrics"]
-    console.print(f"{result['task']} {result['model_version']} on {result['n']} examples: accuracy "
-                  f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}", markup=False)
+    if args.task == "summarize":
+        console.print(
+            f"summarize {result['model_version']} on {result['n']} documents: ROUGE-1 {m['rouge1']:.4f}, "
+            f"ROUGE-2 {m['rouge2']:.4f}, ROUGE-L {m['rougeL']:.4f}",
+            markup=False,
+        )
+        return 0
+    console.print(
+        f"{result['task']} {result['model_version']} on {result['n']} examples: accuracy "
+        f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}",
+        markup=False,
+    )
     table = Table(box=None)
     for col in ("label", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, row in m["per_class"].items():
-        table.add_row(label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"]))
+        table.add_row(
+            label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
+        )
     console.print(table)
     a = m["abstention"]
     if a["accuracy_labelled"] is not None:
-        console.print(f"with abstention below {a['threshold']}: labels {a['coverage']:.1%} of documents, "
-                      f"accuracy on those {a['accuracy_labelled']:.4f}", markup=False)
+        console.print(
+            f"with abstention below {a['threshold']}: labels {a['coverage']:.1%} of documents, "
+            f"accuracy on those {a['accuracy_labelled']:.4f}",
+            markup=False,
+        )
     return 0
 
 
@@ -137,16 +228,25 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         print_json([v.public() for v in versions])
         return 0
     if not versions:
-        console.print("no trained models yet: classify works zero-shot from your label descriptions; "
-                      "`workflowd train --task classify --data FILE` trains one")
+        console.print(
+            "no trained models yet: classify works zero-shot from your label descriptions; "
+            "`workflowd train --task classify --data FILE` trains one"
+        )
         return 0
     table = Table(box=None)
     for col in ("task", "version", "status", "method", "examples", "val macro-F1", "created"):
         table.add_column(col)
     for v in versions:
         f1 = v.metrics.get("macro_f1")
-        table.add_row(v.task, v.version, v.status, str(v.meta.get("method", "")), str(v.meta.get("data", {}).get("n", "")),
-                      "" if f1 is None else f"{f1:.4f}", v.created_at)
+        table.add_row(
+            v.task,
+            v.version,
+            v.status,
+            str(v.meta.get("method", "")),
+            str(v.meta.get("data", {}).get("n", "")),
+            "" if f1 is None else f"{f1:.4f}",
+            v.created_at,
+        )
     console.print(table)
     return 0
 

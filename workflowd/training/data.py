@@ -28,13 +28,13 @@ class LabelledTexts:
         return len(self.texts)
 
 
-def load_labelled_jsonl(path: Path) -> LabelledTexts:
-    """``{"text", "label"}`` per line (a ``title`` is put before the text; ``category`` is taken for ``label``)."""
+def read_jsonl(path: Path) -> tuple[list[tuple[int, dict]], str]:
+    """The objects of a JSONL file with their line numbers, and the file's sha256."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    texts, labels = [], []
+    rows = []
     for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -44,6 +44,17 @@ def load_labelled_jsonl(path: Path) -> LabelledTexts:
             raise DataError(f"{path}, line {number}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise DataError(f'{path}, line {number}: expected an object with a "text" string')
+        rows.append((number, row))
+    if not rows:
+        raise DataError(f"{path} holds no examples")
+    return rows, hashlib.sha256(raw).hexdigest()
+
+
+def load_labelled_jsonl(path: Path) -> LabelledTexts:
+    """``{"text", "label"}`` per line (a ``title`` is put before the text; ``category`` is taken for ``label``)."""
+    rows, sha256 = read_jsonl(path)
+    texts, labels = [], []
+    for number, row in rows:
         label = row.get("label", row.get("category"))
         if not isinstance(label, str) or not label:
             raise DataError(f'{path}, line {number}: expected a non-empty "label" string')
@@ -52,9 +63,7 @@ def load_labelled_jsonl(path: Path) -> LabelledTexts:
             text = f"{row['title']}\n\n{text}"
         texts.append(text)
         labels.append(label)
-    if not texts:
-        raise DataError(f"{path} holds no examples")
-    return LabelledTexts(texts, labels, hashlib.sha256(raw).hexdigest())
+    return LabelledTexts(texts, labels, sha256)
 
 
 def stratified_split(

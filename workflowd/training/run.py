@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from ..config import Settings
 from ..errors import ModelError
@@ -14,7 +15,7 @@ from .classify import ClassifyParams, TrainOutcome, train_classifier
 from .common import Progress
 from .data import load_labelled_jsonl
 
-TASKS = ("classify",)
+TASKS = ("classify", "summarize")
 MAX_UNLABELED = 20_000  # the newest documents' embeddings used for self-training
 
 
@@ -35,6 +36,8 @@ def train_from_file(
     """
     if task not in TASKS:
         raise ModelError(f"unknown task {task!r}; tasks that can be trained: {', '.join(TASKS)}")
+    if task == "summarize":
+        return train_summarize_from_file(settings, data_path, promote=promote, seed=params.seed)
     from ..steps.classify import ClassifySettings
 
     data = load_labelled_jsonl(data_path)
@@ -57,6 +60,29 @@ def train_from_file(
         raise
     if promote:
         version = registry.promote(task, version.version)
+    return version, outcome
+
+
+def train_summarize_from_file(
+    settings: Settings, data_path: Path, *, promote: bool = True, seed: int = 0
+) -> tuple[ModelVersion, Any]:
+    """Train the summarize step's salience head on ``{"text", "summary"}`` JSONL and register it."""
+    from .summarize import load_summaries_jsonl, train_summarizer
+
+    data = load_summaries_jsonl(data_path)
+    provider = ModelProvider(settings)
+    outcome = train_summarizer(provider.encoder, data, seed=seed)
+    registry = provider.registry()
+    build = registry.staging_dir("summarize")
+    try:
+        outcome.head.save(build)
+        version = registry.add("summarize", build, base_model=provider.encoder.name, metrics=outcome.metrics,
+                               meta={**outcome.meta, "data_file": str(data_path)})
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    if promote:
+        version = registry.promote("summarize", version.version)
     return version, outcome
 
 

@@ -1,0 +1,124 @@
+"""The ``summarize`` step: an extractive summary, sentences kept in document order.
+
+Sentences come from workflowd.sentences; their embeddings are pooled from the token states of
+the document's own encoder pass (no extra pass). A salience head scores them: the promoted
+trained version (``workflowd train --task summarize``) or the one shipped with workflowd,
+trained on BBC News (workflowd/artifacts/summarize/MODEL_CARD.md). ``method = "textrank"``
+uses lexical TextRank instead, without the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..hookspecs import hookimpl
+from ..pipeline.step import TOKENS, Document, Step, StepContext, StepResult
+from ..sentences import split_sentences
+from ..summary import (
+    SalienceHead,
+    lexical_centrality,
+    pooled_sentence_embeddings,
+    sentence_features,
+    top_in_order,
+)
+
+TASK = "summarize"
+SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "summarize"
+
+
+class SummarizeSettings(BaseModel):
+    """Settings of the ``summarize`` step (``[steps.summarize]``).
+
+    Attributes:
+        sentences: sentences in a summary (fewer when the document has fewer).
+        ratio: instead, this share of the document's sentences (at least one, at most
+            ``max_sentences``); 0 uses ``sentences``.
+        max_sentences: the longest summary ``ratio`` may give.
+        method: "head" (the learned salience head) or "textrank".
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sentences: int = Field(3, ge=1)
+    ratio: float = Field(0.0, ge=0.0, le=1.0)
+    max_sentences: int = Field(10, ge=1)
+    method: Literal["head", "textrank"] = "head"
+
+    def count(self, n: int) -> int:
+        if self.ratio > 0:
+            return max(1, min(self.max_sentences, round(self.ratio * n)))
+        return min(self.sentences, n)
+
+
+def head_in_use(provider, version: str | None = None) -> SalienceHead:  # noqa: ANN001
+    """The promoted (or given) trained version, else the shipped head."""
+    registry = provider.registry()
+    chosen = registry.get(TASK, version) if version else registry.current(TASK)
+    if chosen is not None:
+        return SalienceHead.load(Path(chosen.path), version=chosen.version)
+    return SalienceHead.load(SHIPPED, version="shipped")
+
+
+class Summarize(Step):
+    """Pick the sentences that say what the document is about."""
+
+    name = "summarize"
+    description = "an extractive summary: the most salient sentences, in document order"
+    Settings = SummarizeSettings
+    needs = frozenset({TOKENS})
+
+    def __init__(self, settings: SummarizeSettings, context: StepContext):
+        super().__init__(settings, context)
+        self._lock = threading.Lock()
+        self._loaded: tuple[str | None, SalienceHead] | None = None
+
+    def head(self) -> SalienceHead:
+        current = self.context.models.current(TASK)
+        version = current.version if current else None
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != version:
+                head = (
+                    SalienceHead.load(Path(current.path), version=current.version)
+                    if current
+                    else SalienceHead.load(SHIPPED, version="shipped")
+                )
+                self.context.logger.info("summarize: using %s", head.version)
+                self._loaded = (version, head)
+            return self._loaded[1]
+
+    def run(self, doc: Document) -> StepResult:
+        sentences = split_sentences(doc.text)
+        if not sentences:
+            return StepResult({"summary": "", "sentences": []})
+        k = self.settings.count(len(sentences))
+        if self.settings.method == "textrank":
+            scores, version = lexical_centrality([s.text for s in sentences]), "textrank"
+        else:
+            head = self.head()
+            feats = sentence_features(
+                pooled_sentence_embeddings(doc.encoded, sentences), doc.encoded.embedding, sentences
+            )
+            scores, version = head.score(feats), head.version
+        chosen = top_in_order(scores, k)
+        picked = [
+            {
+                "start": sentences[i].start,
+                "end": sentences[i].end,
+                "index": i,
+                "score": round(float(scores[i]), 4),
+            }
+            for i in chosen
+        ]
+        summary = " ".join(sentences[i].text for i in chosen)
+        return StepResult(
+            {"summary": summary, "sentences": picked, "of": len(sentences)}, model_version=version
+        )
+
+
+@hookimpl
+def register_steps() -> list[type[Step]]:
+    return [Summarize]
