@@ -119,6 +119,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     ]
     with Progress(*columns, console=console, transient=False, disable=args.json) as bar:
         task_id = bar.add_task("loading the encoder", total=None)
+        if args.task == "summarize":  # no epochs: one fit of the salience head
+            bar.columns = (TextColumn("{task.description}"), TimeElapsedColumn())
+            bar.update(task_id, description="encoding the documents and fitting the salience head")
 
         def progress(r: Any) -> None:
             val = (
