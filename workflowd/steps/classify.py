@@ -7,13 +7,13 @@ up later promotions and rollbacks at its next batch, without a restart.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..hookspecs import hookimpl
+from ..models.in_use import ModelInUse
 from ..pipeline.step import EMBEDDING, Document, Step, StepContext, StepResult
 
 TASK = "classify"
@@ -83,25 +83,20 @@ class Classify(Step):
     needs = frozenset({EMBEDDING})
 
     def __init__(self, settings: ClassifySettings, context: StepContext):
+        from ..models import classifier as clf_mod
+
         super().__init__(settings, context)
-        self._lock = threading.Lock()
-        self._loaded: tuple[str | None, Any] | None = None  # (promoted version, classifier)
+        self._model = ModelInUse(
+            TASK,
+            load=lambda v: clf_mod.load(v.path, context.settings.model, version=v.version),
+            builtin=lambda: clf_mod.zero_shot(context.models.encoder, settings.labels, settings.template),
+            name=lambda clf: clf.model_version,
+            logger=context.logger,
+        )
 
     def classifier(self) -> Any:
         """The classifier in use: the promoted version, else zero-shot; reloaded when that changes."""
-        from ..models import classifier as clf_mod
-
-        current = self.context.models.current(TASK)
-        version = current.version if current else None
-        with self._lock:
-            if self._loaded is None or self._loaded[0] != version:
-                if current is None:
-                    clf = clf_mod.zero_shot(self.context.models.encoder, self.settings.labels, self.settings.template)
-                else:
-                    clf = clf_mod.load(current.path, self.context.settings.model, version=current.version)
-                self.context.logger.info("classify: using %s", clf.model_version)
-                self._loaded = (version, clf)
-            return self._loaded[1]
+        return self._model.get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]

@@ -9,13 +9,13 @@ uses lexical TextRank instead, without the model.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..hookspecs import hookimpl
+from ..models.in_use import ModelInUse
 from ..pipeline.step import TOKENS, Document, Step, StepContext, StepResult
 from ..sentences import split_sentences
 from ..summary import (
@@ -73,22 +73,17 @@ class Summarize(Step):
 
     def __init__(self, settings: SummarizeSettings, context: StepContext):
         super().__init__(settings, context)
-        self._lock = threading.Lock()
-        self._loaded: tuple[str | None, SalienceHead] | None = None
+        self._model = ModelInUse(
+            TASK,
+            load=lambda v: SalienceHead.load(Path(v.path), version=v.version),
+            builtin=lambda: SalienceHead.load(SHIPPED, version="shipped"),
+            name=lambda head: head.version,
+            logger=context.logger,
+        )
 
     def head(self) -> SalienceHead:
-        current = self.context.models.current(TASK)
-        version = current.version if current else None
-        with self._lock:
-            if self._loaded is None or self._loaded[0] != version:
-                head = (
-                    SalienceHead.load(Path(current.path), version=current.version)
-                    if current
-                    else SalienceHead.load(SHIPPED, version="shipped")
-                )
-                self.context.logger.info("summarize: using %s", head.version)
-                self._loaded = (version, head)
-            return self._loaded[1]
+        """The promoted salience head, else the shipped one; reloaded when that changes."""
+        return self._model.get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
         sentences = split_sentences(doc.text)
