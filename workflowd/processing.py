@@ -119,7 +119,9 @@ class Processor:
         paths = [doc["path"]] + [
             loc["path"] for loc in self.store.documents.locations(doc["id"]) if loc["path"] != doc["path"]
         ]
-        paths.append(str(blob_path(self.settings.blob_dir, doc["sha256"])))
+        blob = blob_path(self.settings.blob_dir, doc["sha256"])
+        if blob.is_file():  # otherwise the error names the document's own place, not the blob's
+            paths.append(str(blob))
         last: Exception | None = None
         for path in paths:
             if not Path(path).is_file():

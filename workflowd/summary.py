@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .models.encoder import Encoded
-from .sentences import Sentence
+from .sentences import Sentence, split_sentences
 
 
 def pooled_sentence_embeddings(encoded: Encoded, sentences: Sequence[Sentence]) -> np.ndarray:
@@ -111,12 +111,16 @@ def lexical_centrality(sentences: Sequence[str], damping: float = 0.85, iteratio
     n = len(words)
     if n == 0:
         return np.zeros(0, dtype=np.float32)
-    sim = np.zeros((n, n), dtype=np.float64)
-    logs = [np.log(len(w)) if len(w) > 1 else 0.0 for w in words]
-    for i in range(n):
-        for j in range(i + 1, n):
-            if logs[i] > 0 and logs[j] > 0:
-                sim[i, j] = sim[j, i] = len(words[i] & words[j]) / (logs[i] + logs[j])
+    vocab = {w: i for i, w in enumerate(sorted(set().union(*words)))}
+    bag = np.zeros((n, max(len(vocab), 1)), dtype=np.float32)
+    for i, ws in enumerate(words):
+        bag[i, [vocab[w] for w in ws]] = 1.0
+    sizes = bag.sum(1)
+    logs = np.where(sizes > 1, np.log(np.maximum(sizes, 1.0)), 0.0)
+    denom = logs[:, None] + logs[None, :]
+    linked = (logs[:, None] > 0) & (logs[None, :] > 0)
+    sim = np.where(linked, (bag @ bag.T) / np.where(denom > 0, denom, 1.0), 0.0).astype(np.float64)
+    np.fill_diagonal(sim, 0.0)
     out = sim.sum(1, keepdims=True)
     trans = np.where(out > 0, sim / np.maximum(out, 1e-12), 1.0 / n)
     rank = np.full(n, 1.0 / n)
@@ -162,6 +166,14 @@ class SalienceHead:
         if version:
             meta["version"] = version
         return cls(weight, bias, meta)
+
+
+MAX_SENTENCES = 500  # candidates per document: bounded time on a 2-million-character file
+
+
+def candidate_sentences(text: str) -> list[Sentence]:
+    """The sentences a summary is chosen from: the first MAX_SENTENCES of the text."""
+    return split_sentences(text)[:MAX_SENTENCES]
 
 
 def top_in_order(scores: np.ndarray, k: int) -> list[int]:

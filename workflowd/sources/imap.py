@@ -80,9 +80,6 @@ class ImapSource:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _run(self) -> None:
         try:
             store = Store(self.settings.db_path)

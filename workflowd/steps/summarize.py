@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..hookspecs import hookimpl
 from ..models.in_use import ModelInUse
 from ..pipeline.step import TOKENS, Document, Step, StepContext, StepResult
-from ..sentences import split_sentences
 from ..summary import (
     SalienceHead,
+    candidate_sentences,
     lexical_centrality,
     pooled_sentence_embeddings,
     sentence_features,
@@ -86,7 +86,7 @@ class Summarize(Step):
         return self._model.get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
-        sentences = split_sentences(doc.text)
+        sentences = candidate_sentences(doc.text)
         if not sentences:
             return StepResult({"summary": "", "sentences": []})
         k = self.settings.count(len(sentences))

@@ -88,6 +88,3 @@ class Mail:
     def actions_done(self, ids: list[int]) -> None:
         with self.db.transaction() as conn:
             conn.executemany("UPDATE mail_messages SET action_pending = 0 WHERE id = ?", [(i,) for i in ids])
-
-    def count(self, source: str) -> int:
-        return int(self.db.scalar("SELECT COUNT(*) FROM mail_messages WHERE source = ?", (source,)))

@@ -14,6 +14,7 @@ from ..models.encoder import Encoder
 from ..sentences import Sentence, split_sentences
 from ..summary import (
     SalienceHead,
+    candidate_sentences,
     lexical_centrality,
     pooled_sentence_embeddings,
     sentence_features,
@@ -60,7 +61,7 @@ def prepare(encoder: Encoder, data: SummaryExamples) -> list[Prepared]:
             encoder.encode_documents(texts, tokens=True),
             strict=True,
         ):
-            sents = split_sentences(text)
+            sents = candidate_sentences(text)
             ref = {s.text for s in split_sentences(summary)}
             if not sents:
                 out.append(Prepared([], np.zeros((0, 0), np.float32), np.zeros(0, np.float32), 0))
