@@ -1,0 +1,213 @@
+"""The token tagger: the shared encoder with a LoRA adapter, word shapes and a linear head.
+
+Shapes enter twice: added to the input embeddings (so every layer sees casing in context) and
+beside the last token states. A document is read in the encoder's overlapping windows; each
+token takes its scores from the window in which it is furthest from an edge, and one BIO
+decoding over the whole document joins entities that cross a window edge.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ModelError
+from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder
+from .bio import Span, allowed_transitions, spans_from_path, viterbi
+from .shapes import VOCAB, shape_ids
+
+log = logging.getLogger("workflowd.ner")
+_WORD = re.compile(r"\w+")
+
+
+class TaggerHead(torch.nn.Module):
+    def __init__(self, dim: int, n_tags: int, shape_dim: int = 32, dropout: float = 0.1):
+        super().__init__()
+        self.input_shapes = torch.nn.Embedding(VOCAB, dim)
+        torch.nn.init.zeros_(self.input_shapes.weight)  # starts as the plain encoder
+        self.shapes = torch.nn.Embedding(VOCAB, shape_dim)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(dim + shape_dim, n_tags)
+
+    def forward(self, states: torch.Tensor, shapes: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(torch.cat([states, self.shapes(shapes)], -1)))
+
+
+@dataclass
+class Window:
+    chunk: Chunk
+    shapes: np.ndarray
+
+
+def windows(encoder: Encoder, text: str, max_chunks: int | None = MAX_TOKEN_CHUNKS) -> list[Window]:
+    return [Window(c, shape_ids(text, c.offsets)) for c in encoder.chunk(text, max_chunks=max_chunks)]
+
+
+def window_logits(
+    model: torch.nn.Module, head: TaggerHead, batch: Sequence[Window], pad_id: int, device: torch.device
+) -> torch.Tensor:
+    """(batch, longest, n_tags) scores; keeps gradients."""
+    longest = max(len(w.chunk.input_ids) for w in batch)
+    ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
+    shapes = torch.zeros((len(batch), longest), dtype=torch.long)
+    mask = torch.zeros((len(batch), longest), dtype=torch.long)
+    for row, w in enumerate(batch):
+        n = len(w.chunk.input_ids)
+        ids[row, :n] = torch.tensor(w.chunk.input_ids)
+        shapes[row, :n] = torch.from_numpy(w.shapes)
+        mask[row, :n] = 1
+    ids, shapes, mask = ids.to(device), shapes.to(device), mask.to(device)
+    embeds = model.get_input_embeddings()(ids) + head.input_shapes(shapes)
+    states = model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+    return head(states, shapes)
+
+
+def merge_windows(wins: Sequence[Window], scores: Sequence[np.ndarray], step: int) -> tuple[np.ndarray, list]:
+    """Per document token: the scores from the window where it is furthest from an edge."""
+    if not wins:
+        return np.zeros((0, 0), dtype=np.float32), []
+    inner = [len(w.chunk.input_ids) - 2 for w in wins]
+    total = (len(wins) - 1) * step + inner[-1]
+    n_tags = scores[0].shape[-1]
+    merged = np.zeros((total, n_tags), dtype=np.float32)
+    offsets: list[tuple[int, int]] = [(0, 0)] * total
+    best = np.full(total, -1)
+    for k, (w, s) in enumerate(zip(wins, scores, strict=True)):
+        n = inner[k]
+        j = np.arange(n)
+        centrality = np.minimum(j, n - 1 - j)
+        g = k * step + j
+        take = centrality > best[g]
+        merged[g[take]] = s[1 : n + 1][take]
+        best[g[take]] = centrality[take]
+        for jj in j[take]:
+            offsets[k * step + jj] = w.chunk.offsets[jj + 1]
+    return merged, offsets
+
+
+def snap_to_words(text: str, span: Span) -> Span:
+    """Widen a span that starts or ends inside a word to the whole word."""
+    start, end = span.start, span.end
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    return Span(start, end, span.type, span.confidence)
+
+
+class Tagger:
+    """Finds PER, ORG, LOC and MISC entities in texts."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        model: torch.nn.Module,
+        head: TaggerHead,
+        tags: Sequence[str],
+        *,
+        version: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ):
+        self.encoder, self.model, self.head = encoder, model, head
+        self.tags = list(tags)
+        self.allowed = allowed_transitions(self.tags)
+        self.version = version
+        self.meta = meta or {}
+
+    @property
+    def types(self) -> list[str]:
+        return sorted({t[2:] for t in self.tags if t != "O"})
+
+    @property
+    def step(self) -> int:
+        return max(1, self.encoder.max_tokens - 2 - self.encoder.settings.chunk_overlap)
+
+    @torch.inference_mode()
+    def scores(self, per_doc: Sequence[Sequence[Window]]) -> list[np.ndarray]:
+        """Tag probabilities of every window, in batches across documents."""
+        flat = [w for wins in per_doc for w in wins]
+        order = sorted(range(len(flat)), key=lambda i: len(flat[i].chunk.input_ids))
+        out: list[np.ndarray] = [np.empty(0)] * len(flat)
+        self.model.eval()
+        self.head.eval()
+        bs = self.encoder.settings.batch_size
+        for b in range(0, len(order), bs):
+            idx = order[b : b + bs]
+            probs = (
+                torch.softmax(
+                    window_logits(
+                        self.model,
+                        self.head,
+                        [flat[i] for i in idx],
+                        self.encoder.pad_id,
+                        self.encoder.device,
+                    ),
+                    -1,
+                )
+                .float()
+                .cpu()
+                .numpy()
+            )
+            for row, i in enumerate(idx):
+                out[i] = probs[row, : len(flat[i].chunk.input_ids)]
+        return out
+
+    def decode(self, text: str, wins: Sequence[Window], probs: Sequence[np.ndarray]) -> list[Span]:
+        merged, offsets = merge_windows(wins, probs, self.step)
+        if not len(merged):
+            return []
+        path = viterbi(np.log(np.clip(merged, 1e-9, None)), self.allowed, self.tags)
+        return [snap_to_words(text, s) for s in spans_from_path(path, merged, offsets, self.tags)]
+
+    def predict(self, texts: Sequence[str]) -> list[list[Span]]:
+        per_doc = [windows(self.encoder, t) for t in texts]
+        flat = self.scores(per_doc)
+        out, at = [], 0
+        for text, wins in zip(texts, per_doc, strict=True):
+            out.append(self.decode(text, wins, flat[at : at + len(wins)]))
+            at += len(wins)
+        return out
+
+    # -- artifacts -----------------------------------------------------------------------------
+
+    def save(self, folder: Path, adapter_model: torch.nn.Module, meta: dict[str, Any]) -> None:
+        """``adapter/`` (peft), ``head.safetensors`` and ``meta.json`` in ``folder``."""
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        adapter_model.save_pretrained(str(folder / "adapter"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
+            str(folder / "head.safetensors"),
+        )
+        (folder / "meta.json").write_text(json.dumps({**meta, "tags": self.tags}, indent=2) + "\n")
+
+
+def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -> Tagger:
+    """A saved tagger on a copy of the shared encoder, its adapter merged in (one plain pass)."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        tags = meta["tags"]
+        state = load_file(str(folder / "head.safetensors"))
+        base = copy.deepcopy(encoder.model)
+        model = PeftModel.from_pretrained(base, str(folder / "adapter")).merge_and_unload()
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
+    head = TaggerHead(encoder.dim, len(tags), shape_dim=int(meta.get("shape_dim", 32)))
+    head.load_state_dict(state)
+    model.to(encoder.device).eval()
+    head.to(encoder.device).eval()
+    return Tagger(encoder, model, head, tags, version=version, meta=meta)

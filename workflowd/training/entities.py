@@ -1,0 +1,243 @@
+"""Training the entity tagger on CoNLL data: LoRA on the shared encoder, word shapes, BIO.
+
+Every sub-word token is trained (B-X on a word's first piece, I-X on the rest). The model
+kept is the epoch with the best entity-level F1 on the validation documents (seqeval, exact
+spans), decoded exactly as the step decodes a document.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..models.encoder import Encoder
+from ..ner.bio import Span, tag_names
+from ..ner.conll import TYPES, ConllDoc
+from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
+from .common import EpochReport, Progress
+from .finetune import tunable_copy
+
+IGNORE = -100
+
+
+@dataclass
+class EntityParams:
+    epochs: int = 4
+    lr: float = 1e-3
+    head_lr: float = 1e-3
+    batch_size: int = 8
+    lora_r: int = 16
+    lora_alpha: int = 32
+    weight_decay: float = 0.01
+    warmup_share: float = 0.1
+    shapes: bool = True
+    patience: int = 1
+    seed: int = 0
+
+
+@dataclass
+class PreparedDoc:
+    text: str
+    word_spans: list[list[tuple[int, int]]]
+    tags: list[list[str]]
+    windows: list[Window]
+    labels: list[np.ndarray] = field(default_factory=list)
+
+
+def prepare(
+    encoder: Encoder, docs: Sequence[ConllDoc], tags: Sequence[str], *, shapes: bool = True
+) -> list[PreparedDoc]:
+    index = {t: i for i, t in enumerate(tags)}
+    out = []
+    for doc in docs:
+        text, spans = doc.text_and_spans()
+        wins = windows(encoder, text, max_chunks=None)
+        if not shapes:
+            for w in wins:
+                w.shapes = np.zeros_like(w.shapes)
+        flat_spans = [s for row in spans for s in row]
+        flat_tags = [t for row in doc.tags for t in row]
+        starts = [s[0] for s in flat_spans]
+        labels = []
+        for w in wins:
+            y = np.full(len(w.chunk.offsets), IGNORE, dtype=np.int64)
+            for i, (a, b) in enumerate(w.chunk.offsets):
+                if a == b:
+                    continue
+                k = bisect.bisect_right(starts, a) - 1
+                if k < 0 or a >= flat_spans[k][1]:
+                    continue
+                tag = flat_tags[k]
+                if a != flat_spans[k][0] and tag.startswith("B-"):
+                    tag = "I-" + tag[2:]
+                y[i] = index.get(tag, 0)
+            labels.append(y)
+        out.append(PreparedDoc(text, spans, doc.tags, wins, labels))
+    return out
+
+
+def word_tags(spans: Sequence[Span], word_spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
+    """CoNLL word tags from entity character spans: a word is in an entity when it starts inside it."""
+    starts = [s.start for s in spans]
+    out = []
+    for row in word_spans:
+        tags = []
+        last: Span | None = None
+        for a, _b in row:
+            k = bisect.bisect_right(starts, a) - 1
+            span = spans[k] if k >= 0 and a < spans[k].end else None
+            if span is None:
+                tags.append("O")
+            else:
+                tags.append(("I-" if span is last else "B-") + span.type)
+            last = span
+        out.append(tags)
+    return out
+
+
+def entity_metrics(truth: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
+    """Entity-level precision, recall and F1 with exact spans (seqeval), overall and per type."""
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
+    report = classification_report(truth, predicted, output_dict=True, zero_division=0)
+    per_type = {
+        t: {
+            "precision": float(v["precision"]),
+            "recall": float(v["recall"]),
+            "f1": float(v["f1-score"]),
+            "support": int(v["support"]),
+        }
+        for t, v in report.items()
+        if t not in ("micro avg", "macro avg", "weighted avg")
+    }
+    return {
+        "precision": float(precision_score(truth, predicted)),
+        "recall": float(recall_score(truth, predicted)),
+        "f1": float(f1_score(truth, predicted)),
+        "per_type": per_type,
+    }
+
+
+def evaluate_docs(tagger: Tagger, docs: Sequence[PreparedDoc]) -> dict[str, Any]:
+    probs = tagger.scores([d.windows for d in docs])
+    truth, predicted, at = [], [], 0
+    for d in docs:
+        spans = tagger.decode(d.text, d.windows, probs[at : at + len(d.windows)])
+        at += len(d.windows)
+        truth.extend(d.tags)
+        predicted.extend(word_tags(spans, d.word_spans))
+    return entity_metrics(truth, predicted)
+
+
+@dataclass
+class TaggerOutcome:
+    tagger: Tagger
+    adapter_model: torch.nn.Module
+    metrics: dict[str, Any]
+    meta: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def train_tagger(
+    encoder: Encoder,
+    train_docs: Sequence[ConllDoc],
+    val_docs: Sequence[ConllDoc],
+    params: EntityParams | None = None,
+    report: Progress | None = None,
+) -> TaggerOutcome:
+    params = params or EntityParams()
+    torch.manual_seed(params.seed)
+    tags = tag_names(TYPES)
+    t_start = time.perf_counter()
+    train = prepare(encoder, train_docs, tags, shapes=params.shapes)
+    val = prepare(encoder, val_docs, tags, shapes=params.shapes)
+    items = [(w, y) for d in train for w, y in zip(d.windows, d.labels, strict=True)]
+    model = tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha)
+    head = TaggerHead(encoder.dim, len(tags)).to(encoder.device)
+    tagger = Tagger(encoder, model, head, tags)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(
+        [{"params": trainable, "lr": params.lr}, {"params": list(head.parameters()), "lr": params.head_lr}],
+        weight_decay=params.weight_decay,
+    )
+    steps = params.epochs * math.ceil(len(items) / params.batch_size)
+    warmup = max(1, int(params.warmup_share * steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
+    )
+    g = torch.Generator().manual_seed(params.seed)
+    best_f1, best_state, best_epoch, bad = -1.0, None, 0, 0
+    history = []
+    for epoch in range(1, params.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        head.train()
+        total, count = 0.0, 0
+        for batch in torch.randperm(len(items), generator=g).split(params.batch_size):
+            chosen = [items[i] for i in batch]
+            logits = window_logits(model, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
+            y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
+            for row, (_w, labels) in enumerate(chosen):
+                y[row, : len(labels)] = torch.from_numpy(labels)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), 1.0)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(chosen)
+            count += len(chosen)
+        metrics = evaluate_docs(tagger, val) if val else None
+        f1 = metrics["f1"] if metrics else None
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(1, count),
+                "val_f1": f1,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        if report:
+            report(
+                EpochReport(epoch, params.epochs, total / max(1, count), None, f1, time.perf_counter() - t0)
+            )
+        if f1 is None:
+            continue
+        if f1 > best_f1:
+            best_f1, best_epoch, bad = f1, epoch, 0
+            best_state = {
+                "model": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
+                "head": copy.deepcopy(head.state_dict()),
+            }
+        else:
+            bad += 1
+            if bad > params.patience:
+                break
+    if best_state is not None:
+        named = dict(model.named_parameters())
+        with torch.no_grad():
+            for n, value in best_state["model"].items():
+                named[n].copy_(value)
+        head.load_state_dict(best_state["head"])
+    model.eval()
+    final = evaluate_docs(tagger, val) if val else {}
+    meta = {
+        "method": "lora",
+        "types": list(TYPES),
+        "params": params.__dict__,
+        "best_epoch": best_epoch,
+        "train_documents": len(train_docs),
+        "train_windows": len(items),
+        "val_documents": len(val_docs),
+        "train_seconds": round(time.perf_counter() - t_start, 1),
+    }
+    return TaggerOutcome(tagger, model, final, meta, history)
