@@ -20,6 +20,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "workflowd.steps.classify",
     "workflowd.steps.entities",
     "workflowd.steps.summarize",
+    "workflowd.steps.sentiment",
 )
 
 
