@@ -112,18 +112,25 @@ def encoder():  # noqa: ANN201
     return Encoder(ModelSettings())
 
 
-@pytest.fixture
-def wf_env(tmp_path: Path) -> Iterator[Env]:
-    home = tmp_path / "home"
-    home.mkdir()
-    data_dir, inbox = tmp_path / "data", tmp_path / "inbox"
+def make_env(root: Path) -> Env:
+    """A throwaway user under ``root``: another machine, as far as workflowd can tell."""
+    home = root / "home"
+    home.mkdir(parents=True)
+    data_dir, inbox = root / "data", root / "inbox"
     inbox.mkdir()
-    config = tmp_path / "config.toml"
+    config = root / "config.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWD_")}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
                WORKFLOWD_CONFIG=str(config), PYTHONUNBUFFERED="1")
-    e = Env(tmp_path, home, config, data_dir, inbox, env)
+    e = Env(root, home, config, data_dir, inbox, env)
     e.write_config(base_config(data_dir, inbox))
+    return e
+
+
+@pytest.fixture
+def wf_env(tmp_path: Path) -> Iterator[Env]:
+    e = make_env(tmp_path)
+    env, data_dir = e.env, e.data_dir
     yield e
     # never leave a daemon behind
     pid_file = data_dir / "workflowd.pid"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .corrections import Corrections
 from .db import StoreDB, now_iso
 from .documents import Documents, FoundFile
 from .embeddings import Embeddings
@@ -25,3 +26,4 @@ class Store(StoreDB):
         self.results = StepResults(self)
         self.embeddings = Embeddings(self)
         self.mail = Mail(self)
+        self.corrections = Corrections(self)

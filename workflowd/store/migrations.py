@@ -195,6 +195,38 @@ def _m003_mail(db: Database) -> None:
     db["mail_messages"].create_index(["source", "message_id"])
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings, _m003_mail]
+def _m004_corrections(db: Database) -> None:
+    """Corrections that travel: the document's sha256 (and, when imported without the document,
+    its text), the model's confidence, where the answer came from, and undo."""
+    db.execute(
+        """CREATE TABLE corrections_new (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER REFERENCES documents(id),
+            sha256 TEXT,
+            text TEXT,
+            task TEXT NOT NULL,
+            value TEXT NOT NULL,
+            previous TEXT,
+            model_version TEXT,
+            confidence REAL,
+            author TEXT,
+            origin TEXT,
+            created_at TEXT NOT NULL,
+            undone_at TEXT
+        )"""
+    )
+    db.execute(
+        "INSERT INTO corrections_new (id, document_id, sha256, task, value, previous, model_version, author,"
+        " origin, created_at) SELECT c.id, c.document_id, d.sha256, c.task, c.value, c.previous, c.model_version,"
+        " c.author, 'cli', c.created_at FROM corrections c LEFT JOIN documents d ON d.id = c.document_id"
+    )
+    db.execute("DROP TABLE corrections")
+    db.execute("ALTER TABLE corrections_new RENAME TO corrections")
+    db.execute("CREATE INDEX idx_corrections_task_created ON corrections (task, created_at)")
+    db.execute("CREATE INDEX idx_corrections_document_task ON corrections (document_id, task)")
+    db.execute("CREATE INDEX idx_corrections_sha256 ON corrections (sha256)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings, _m003_mail, _m004_corrections]
 
 SCHEMA_VERSION = len(MIGRATIONS)
