@@ -35,7 +35,7 @@ from .errors import ConfigError
 ENV_PREFIX = "WORKFLOWD_"
 CONFIG_ENV = "WORKFLOWD_CONFIG"
 
-DEFAULT_STEPS: list[str] = ["classify"]
+DEFAULT_STEPS: list[str] = ["classify", "entities", "summarize", "sentiment"]
 
 
 class _Section(BaseModel):
@@ -187,6 +187,14 @@ SOURCE_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+class TrainingSettings(_Section):
+    margin: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="a retrained model is promoted only if its accuracy is at most this much below the "
+        "current model's, on held-out corrections and on the current model's validation data",
+    )
+
+
 class PipelineSettings(_Section):
     steps: list[str] = Field(default_factory=list)
 
@@ -212,6 +220,7 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     sources: list[SourceSettings] = Field(default_factory=_default_sources)
     pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -13,7 +13,7 @@ from .models.provider import ModelProvider
 from .training.data import load_labelled_jsonl
 from .training.metrics import classification_metrics
 
-TASKS = ("classify", "summarize")
+TASKS = ("classify", "entities", "summarize", "sentiment")
 
 
 def evaluate(
@@ -29,6 +29,10 @@ def evaluate(
         raise ModelError(f"unknown task {task!r}; tasks that can be evaluated: {', '.join(TASKS)}")
     if task == "summarize":
         return evaluate_summarize(settings, data_path, version=version, sentences=sentences)
+    if task == "entities":
+        return evaluate_entities(settings, data_path, version=version)
+    if task == "sentiment":
+        return evaluate_sentiment(settings, data_path, version=version)
     return evaluate_classify(settings, data_path, version=version)
 
 
@@ -50,6 +54,45 @@ def evaluate_summarize(
         "n": len(data),
         "model_version": head.version,
         "metrics": rouge(picked, data.summaries),
+    }
+
+
+def evaluate_entities(settings: Settings, data_path: Path, *, version: str | None = None) -> dict[str, Any]:
+    """Entity-level precision, recall and F1 (seqeval, exact spans) of the learned types, overall
+    and per type, on a CoNLL file read document by document as the step reads a document."""
+    from .ner.conll import read_conll
+    from .steps.entities import tagger_in_use
+    from .training.entities import evaluate_docs, prepare
+
+    docs = read_conll(data_path)
+    provider = ModelProvider(settings)
+    tagger = tagger_in_use(provider, version)
+    prepared = prepare(provider.encoder, docs, tagger.tags)
+    metrics = evaluate_docs(tagger, prepared)
+    return {
+        "task": "entities",
+        "n": sum(len(d.sentences) for d in docs),
+        "documents": len(docs),
+        "model_version": tagger.version,
+        "metrics": metrics,
+    }
+
+
+def evaluate_sentiment(settings: Settings, data_path: Path, *, version: str | None = None) -> dict[str, Any]:
+    """Accuracy and macro-F1 of the document labels the step gives; on a file with no neutral
+    example (SST-2), only negative against positive is compared."""
+    from .sentiment import load_sentiment_file
+    from .steps.sentiment import sentiment_in_use
+    from .training.sentiment import sentiment_metrics
+
+    data = load_sentiment_file(data_path)
+    provider = ModelProvider(settings)
+    model = sentiment_in_use(provider, version)
+    return {
+        "task": "sentiment",
+        "n": len(data),
+        "model_version": model.version,
+        "metrics": sentiment_metrics(model, data),
     }
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..config import load_config
 from .output import console, print_json
 
-TASKS = ("classify", "summarize")
+TASKS = ("classify", "entities", "summarize", "sentiment")
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,13 +20,28 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "train",
         parents=[common],
         help="train a task's model from labelled data",
-        description='Train a model from a JSONL file ({"text", "label"} lines for classify, '
-        '{"text", "summary"} for summarize), measure it on a held-out part, register it as a new '
-        "version and promote it (unless --no-promote). "
+        description='Train a model from labelled data: JSONL {"text", "label"} lines for classify; '
+        "a CoNLL file for entities (with --valid FILE to choose the epoch); JSONL or TSV "
+        "(sentence/text and label columns; labels negative/neutral/positive or 0/1) for "
+        'sentiment, --data given once per file; {"text", "summary"} lines for summarize. '
+        "It is measured on a held-out part, registered as a new version and promoted (unless --no-promote). "
         "A running daemon uses a promoted version from its next batch on.",
     )
     p.add_argument("--task", choices=TASKS, default="classify")
-    p.add_argument("--data", type=Path, required=True, metavar="FILE", help="labelled examples (JSONL)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        metavar="FILE",
+        action="append",
+        help="labelled examples (sentiment: repeat for several files). Without it, classify "
+        "retrains from your corrections and is promoted only if it measures no worse",
+    )
+    p.add_argument(
+        "--valid",
+        type=Path,
+        metavar="FILE",
+        help="entities: a CoNLL file that chooses the epoch (default: every 10th training document)",
+    )
     p.add_argument(
         "--method",
         choices=("head", "lora", "full"),
@@ -62,8 +77,10 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         help="measure the model in use on labelled data",
         description="Measure the promoted model (or --version, or the built-in one when "
         'none is trained). classify: a JSONL file of {"text", "label"} lines; accuracy, '
-        'macro-F1 and per-label precision, recall, F1 and support. summarize: {"text", '
-        '"summary"} lines; ROUGE-1/2/L F1.',
+        "macro-F1 and per-label precision, recall, F1 and support. entities: a CoNLL file; "
+        "entity-level precision, recall and F1 with exact spans (seqeval), per type. sentiment: "
+        "JSONL or TSV; accuracy and macro-F1 (negative against positive only when the file "
+        'has no neutral example). summarize: {"text", "summary"} lines; ROUGE-1/2/L F1.',
     )
     p.add_argument("--task", choices=TASKS, default="classify")
     p.add_argument("--data", type=Path, required=True, metavar="FILE")
@@ -101,6 +118,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training.run import train_from_file
 
     settings = load_config(getattr(args, "config", None))
+    if not args.data:
+        return _retrain(args, settings)
     params = ClassifyParams(
         method=args.method,
         epochs=args.epochs,
@@ -123,12 +142,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.columns = (TextColumn("{task.description}"), TimeElapsedColumn())
             bar.update(task_id, description="encoding the documents and fitting the salience head")
 
+        val_name = {"entities": "val F1", "sentiment": "val accuracy"}.get(args.task, "val macro-F1")
+
         def progress(r: Any) -> None:
-            val = (
-                ""
-                if r.val_loss is None
-                else f"  val loss {r.val_loss:.4f}  val macro-F1 {r.val_macro_f1:.4f}"
-            )
+            val = "" if r.val_loss is None else f"  val loss {r.val_loss:.4f}"
+            if r.val_macro_f1 is not None:
+                val += f"  {val_name} {r.val_macro_f1:.4f}"
             bar.update(
                 task_id, total=r.epochs, completed=r.epoch, description=f"loss {r.train_loss:.4f}{val}"
             )
@@ -141,6 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             promote=not args.no_promote,
             progress=progress,
             use_store=not args.no_unlabeled,
+            valid_path=args.valid,
         )
     if args.json:
         print_json(version.public())
@@ -161,6 +181,31 @@ def cmd_train(args: argparse.Namespace) -> int:
                 markup=False,
             )
         return 0
+    if args.task == "entities":
+        console.print(
+            f"entities {version.version}: {state} ({outcome.meta['train_seconds']} s, "
+            f"{outcome.meta['train_documents']} documents, best epoch {outcome.meta['best_epoch']})",
+            markup=False,
+        )
+        if m:
+            console.print(
+                f"validation: precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f}",
+                markup=False,
+            )
+        return 0
+    if args.task == "sentiment":
+        console.print(
+            f"sentiment {version.version}: {state} ({outcome.meta['train_seconds']} s, "
+            f"best epoch {outcome.meta['best_epoch']})",
+            markup=False,
+        )
+        for name, v in m["validation"].items():
+            console.print(
+                f"validation {name} (n={sum(r['support'] for r in v['per_class'].values())}): "
+                f"accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}",
+                markup=False,
+            )
+        return 0
     console.print(
         f"{args.task} {version.version}: {state} ({outcome.meta['train_seconds']} s, "
         f"{outcome.meta['data']['n']} examples, method {outcome.meta['method']})",
@@ -175,6 +220,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         console.print("no validation: too few examples to hold any out", markup=False)
     return 0
+
+
+def _retrain(args: argparse.Namespace, settings: Any) -> int:
+    from ..errors import WorkflowdError
+    from ..training.classify import ClassifyParams
+    from ..training.retrain import retrain_classify
+
+    if args.task != "classify":
+        raise WorkflowdError(f"train --task {args.task} needs --data FILE (retraining from corrections "
+                             "covers classify for now)")
+    params = ClassifyParams(method=args.method, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                            weight_decay=args.weight_decay, dropout=args.dropout, seed=args.seed)
+    with console.status("retraining classify from your corrections", spinner="dots") if not args.json \
+            else _nothing():
+        result = retrain_classify(settings, margin=settings.training.margin, promote=not args.no_promote,
+                                  params=params)
+    if args.json:
+        print_json({**result.version.public(), "promoted": result.promoted, "reason": result.reason})
+        return 0
+    v = result.version
+    state = "promoted" if result.promoted else f"{v.status}: {result.reason}"
+    console.print(f"classify {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False)
+    for part in ("held_out", "previous_validation"):
+        c = result.comparison[part]
+        if c["candidate"] and c["current"]:
+            console.print(f"  {part.replace('_', ' ')} (n={c['candidate']['n']}): accuracy "
+                          f"{c['candidate']['accuracy']:.3f} against {c['current']['accuracy']:.3f} "
+                          f"({result.comparison['current_version']})", markup=False)
+    return 0
+
+
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -193,6 +273,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
             markup=False,
         )
         return 0
+    if args.task == "entities":
+        console.print(
+            f"entities {result['model_version']} on {result['n']} sentences: precision {m['precision']:.4f}, "
+            f"recall {m['recall']:.4f}, F1 {m['f1']:.4f}",
+            markup=False,
+        )
+        table = Table(box=None)
+        for col in ("type", "precision", "recall", "f1", "support"):
+            table.add_column(col, justify="left" if col == "type" else "right")
+        for t, row in m["per_type"].items():
+            table.add_row(
+                t, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
+            )
+        console.print(table)
+        return 0
     console.print(
         f"{result['task']} {result['model_version']} on {result['n']} examples: accuracy "
         f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}",
@@ -206,8 +301,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
         )
     console.print(table)
-    a = m["abstention"]
-    if a["accuracy_labelled"] is not None:
+    a = m.get("abstention")
+    if a and a["accuracy_labelled"] is not None:
         console.print(
             f"with abstention below {a['threshold']}: labels {a['coverage']:.1%} of documents, "
             f"accuracy on those {a['accuracy_labelled']:.4f}",
