@@ -156,7 +156,7 @@ def test_readme_quickstart_runs(wf_env: Env) -> None:
     try:
         for line in _quickstart()[run_from:]:
             if line.startswith("workflowd list"):
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + 120  # the first start loads three models
                 while time.monotonic() < deadline:
                     docs = json.loads(_sh(line, env).stdout)
                     if docs and docs[0]["status"] == "done":
@@ -167,7 +167,16 @@ def test_readme_quickstart_runs(wf_env: Env) -> None:
             else:
                 out = _sh(line, env).stdout
                 if line.startswith("workflowd show"):
-                    assert "Invoice 42: 120 EUR, due 1 March 2027" in out
+                    assert "Invoice 42 from Acme Corp in Berlin: 120 EUR, due 1 March 2027" in out
+                    assert "PER Anna Schmidt" in out and "LOC Berlin" in out  # entities, as a person reads them
+        # No training step was run: the shipped models give entities, a summary and sentiment.
+        results = json.loads(_sh("workflowd show 1 --json", env).stdout)["results"]
+        assert set(results) >= {"classify", "entities", "summarize", "sentiment"}
+        found = {(e["type"], e["text"]) for e in results["entities"]["data"]["entities"]}
+        assert {("LOC", "Berlin"), ("PER", "Anna Schmidt"), ("DATE", "1 March 2027")} <= found
+        assert any(t == "MONEY" for t, _ in found) and any(t == "ORG" and "Acme" in x for t, x in found)
+        assert results["summarize"]["data"]["summary"].startswith("Invoice 42")
+        assert results["sentiment"]["data"]["label"] in ("negative", "neutral", "positive")
     finally:
         _sh("workflowd stop", env)
 

@@ -106,7 +106,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if doc["children"]:
         console.print(f"[bold]attachments[/bold]: {', '.join(map(str, doc['children']))}")
     for step, result in doc["results"].items():
-        value = result["error"] if result["status"] == "failed" else result["data"]
+        value = result["error"] if result["status"] == "failed" else _brief(step, result["data"])
         conf = f" (confidence {result['confidence']:.2f})" if result["confidence"] is not None else ""
         console.print(f"[bold]{step}[/bold] {result['status']}{conf}: ", end="")
         console.print(str(value), markup=False)
@@ -126,3 +126,16 @@ def _table(docs: list[dict[str, Any]]) -> None:
             name = f"↳ {name}"
         table.add_row(str(d["id"]), d["status"], d["media_type"] or "", name, d["source"], d["error"] or "")
     console.print(table)
+
+
+def _brief(step: str, data: object) -> object:
+    """A built-in step's result as a person reads it; anything else as it is stored."""
+    if not isinstance(data, dict):
+        return data
+    if step == "entities" and isinstance(data.get("entities"), list):
+        return "; ".join(f"{e['type']} {e['text']}" for e in data["entities"]) or "none"
+    if step == "sentiment" and "label" in data and "score" in data:
+        return f"{data['label']} (score {data['score']:+.2f})"
+    if step == "summarize" and "summary" in data:
+        return data["summary"]
+    return data
