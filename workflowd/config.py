@@ -188,11 +188,29 @@ SOURCE_MODELS: dict[str, type[BaseModel]] = {
 
 
 class TrainingSettings(_Section):
+    schedule: str = Field("0 3 * * *", description="cron schedule of retraining from corrections; empty: never")
+    min_new_corrections: int = Field(
+        20, ge=0, description="retrain as soon as this many new corrections have arrived; 0: only on schedule"
+    )
+    nice: int = Field(10, ge=0, le=19, description="CPU priority of the training process (higher: lower)")
     margin: float = Field(
         0.0, ge=0.0, le=1.0,
         description="a retrained model is promoted only if its accuracy is at most this much below the "
         "current model's, on held-out corrections and on the current model's validation data",
     )
+
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if v.strip():
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v.strip())
+            except ValueError as exc:
+                raise ValueError(f"not a cron schedule (minute hour day month weekday): {exc}") from None
+        return v.strip()
 
 
 class PipelineSettings(_Section):

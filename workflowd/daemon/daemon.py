@@ -27,6 +27,7 @@ from ..sources.imap import ImapSource
 from ..sources.maildir import MaildirSource
 from ..store import Store
 from .pidfile import PidFile
+from .retraining import Retraining
 from .worker import Worker
 
 log = logging.getLogger("workflowd.daemon")
@@ -94,6 +95,8 @@ class Daemon:
             self.observer.start()
             self.sources = self._start_sources(settings)
             self.worker.start()
+            self.retraining = Retraining(settings, self.config_arg)
+            self.retraining.start()
             log.info(
                 "workflowd started (pid %d); watching %s; pipelines: %s",
                 os.getpid(),
@@ -132,6 +135,8 @@ class Daemon:
         return ", ".join([str(s.root) for s in self.sources] + [f"{m.name} {m.conf.folders}" for m in self.mail_sources])
 
     def _shutdown(self) -> None:
+        if getattr(self, "retraining", None) is not None:
+            self.retraining.stop()
         self._stop_sources()
         if getattr(self, "observer", None) is not None:
             self.observer.stop()
@@ -165,6 +170,7 @@ class Daemon:
                         found = source.scan(source.known(self.store))
                         if found:
                             log.info("rescan of %s found %d new file(s)", source.root, found)
+                    self.retraining.check(self.store)
                     next_rescan = now + self.settings.daemon.rescan_interval
                 self._take_ready()
                 for source in self.sources:
@@ -221,5 +227,9 @@ class Daemon:
         self.settings = new
         self.worker.replace(new, pipelines)
         self.sources = self._start_sources(new)
+        if new.training != self.retraining.settings.training:
+            self.retraining.stop()
+            self.retraining = Retraining(new, self.config_arg)
+            self.retraining.start()
         log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already

@@ -1,0 +1,103 @@
+"""The daemon retrains from corrections by itself: a new label learnt and used without a
+restart; a killed training process changes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Env, base_config
+from tests.daemon.helpers import all_settled, query, wait_for
+from tests.training.test_classify import TOPIC_LABELS, TOPICS
+
+pytestmark = pytest.mark.slow
+
+CONFIG = (
+    TOPIC_LABELS
+    + """
+[training]
+schedule = ""
+min_new_corrections = 12
+nice = 5
+"""
+)
+# the owner files food under a label of their own, one the descriptions do not know
+OWNER = {"sport": "sport", "money": "money", "food": "cooking"}
+
+
+def _start(env: Env) -> None:
+    text = base_config(env.data_dir, env.inbox).replace("rescan_interval = 3600", "rescan_interval = 1")
+    env.write_config(text + CONFIG)
+    env.run("start", timeout=120)
+
+
+def _drop_and_correct(env: Env, tmp_path: Path) -> None:
+    names = {}
+    for label, texts in TOPICS.items():
+        for i, t in enumerate(texts):
+            (env.inbox / f"{label}{i}.txt").write_text(t, encoding="utf-8")
+            names[f"{label}{i}.txt"] = label
+    wait_for(lambda: all_settled(env, len(names)), 120, "the documents to be processed")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    rows = [
+        {
+            "task": "classify",
+            "value": {"label": OWNER[names[d["name"]]]},
+            "created_at": now,
+            "sha256": d["sha256"],
+            "text": "",
+        }
+        for d in env.json("list")
+    ]
+    teaching = tmp_path / "teaching.jsonl"
+    teaching.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert env.json("corrections", "import", str(teaching)) == {"added": 18, "skipped": 0}
+    assert {r["document_id"] is not None for r in env.json("corrections", "list")} == {True}
+
+
+def _log(env: Env) -> str:
+    return (env.data_dir / "logs" / "workflowd.log").read_text()
+
+
+def test_daemon_retrains_promotes_and_uses_the_new_label(wf_env: Env, tmp_path: Path) -> None:
+    env = wf_env
+    _start(env)
+    _drop_and_correct(env, tmp_path)
+    wait_for(lambda: "classify: v1 promoted" in _log(env), 240, "the retrained model to be promoted")
+    assert re.search(
+        r"retraining classify \(18 new corrections\): training process \d+ started at nice 5", _log(env)
+    )
+    (env.inbox / "new.txt").write_text("Knead the dough, let it rise and bake the bread for forty minutes.")
+    wait_for(lambda: all_settled(env, 19), 60, "the new document")
+    new = next(d for d in env.json("list") if d["name"] == "new.txt")
+    result = env.json("show", str(new["id"]))["results"]["classify"]
+    assert result["model_version"] == "v1" and result["data"]["best_guess"] == "cooking"
+    assert env.json("status")["running"]  # no restart was needed
+
+
+def test_killed_training_process_leaves_the_model_in_use(wf_env: Env, tmp_path: Path) -> None:
+    env = wf_env
+    _start(env)
+    _drop_and_correct(env, tmp_path)
+    started = wait_for(
+        lambda: re.search(r"training process (\d+) started", _log(env)), 60, "training to start"
+    )
+    pid = int(started.group(1))
+    os.kill(pid, signal.SIGKILL)
+    wait_for(
+        lambda: "retraining classify failed (exit -9); the model in use is unchanged" in _log(env),
+        60,
+        "the daemon to notice",
+    )
+    assert query(env, "SELECT * FROM model_versions") == []
+    (env.inbox / "new.txt").write_text("The goalkeeper saved a penalty in the second half.")
+    wait_for(lambda: all_settled(env, 19), 60, "the new document")
+    new = next(d for d in env.json("list") if d["name"] == "new.txt")
+    assert env.json("show", str(new["id"]))["results"]["classify"]["model_version"] == "zero-shot"
+    assert env.json("status")["running"]
