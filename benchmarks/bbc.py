@@ -15,6 +15,23 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news_summary" / "train.jsonl"
 EVAL_SHARE = 0.25
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# One-line descriptions of the five categories, for zero-shot classification.
+DESCRIPTIONS = {
+    "business": "business, the economy, companies, markets and finance",
+    "entertainment": "entertainment: films, music, television, celebrities and the arts",
+    "politics": "politics: the government, elections, parliament and political parties",
+    "sport": "sport: football, tennis, athletics, matches and players",
+    "tech": "technology: computers, the internet, software, mobile phones and gadgets",
+}
+
+
+def save_results(name: str, results: object) -> Path:
+    """Write a benchmark's results to benchmarks/results/NAME.json (not committed)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return path
 
 
 def load(path: Path = DATA) -> list[dict]:

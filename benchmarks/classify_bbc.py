@@ -34,13 +34,7 @@ from workflowd.training.data import LabelledTexts  # noqa: E402
 from workflowd.training.metrics import classification_metrics  # noqa: E402
 
 # One line per label, written once from general knowledge (not tuned on any split).
-DESCRIPTIONS = {
-    "business": "business, the economy, companies, markets and finance",
-    "entertainment": "entertainment: films, music, television, celebrities and the arts",
-    "politics": "politics: the government, elections, parliament and political parties",
-    "sport": "sport: football, tennis, athletics, matches and players",
-    "tech": "technology: computers, the internet, software, mobile phones and gadgets",
-}
+DESCRIPTIONS = bbc.DESCRIPTIONS
 RESULTS = Path(__file__).resolve().parent / "results" / "classify_bbc.json"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9)
 

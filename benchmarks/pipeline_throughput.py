@@ -114,9 +114,7 @@ def main() -> int:
     )
     for name, r in results.items():
         print(f"| {name} | {r['docs_per_s']:.2f} | {r['ratio']:.2f} | {r['passes']:.2f} |")
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "pipeline_throughput.json").write_text(json.dumps(results, indent=2) + "\n")
+    bbc.save_results("pipeline_throughput", results)
     return 0
 
 

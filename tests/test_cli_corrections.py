@@ -35,7 +35,7 @@ def env(wf_env: Env) -> Env:
 @pytest.fixture(scope="module")
 def plain_env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     """Documents without model steps (fast), shared by the refusal cases: none of them writes."""
-    return _ingested(make_env(tmp_path_factory.mktemp("plain")), '[pipelines.default]\nsteps = []\n')
+    return _ingested(make_env(tmp_path_factory.mktemp("plain")), "[pipelines.default]\nsteps = []\n")
 
 
 def test_corrections_of_each_task_keep_what_the_model_said(env: Env) -> None:
@@ -45,7 +45,9 @@ def test_corrections_of_each_task_keep_what_the_model_said(env: Env) -> None:
     assert c["previous"]["best_guess"] in c["previous"]["scores"]
     assert c["document_id"] == 1 and len(c["sha256"]) == 64 and c["created_at"].endswith("Z")
 
-    c = env.json("correct", "1", "--task", "entities", "--entity", "PER=Anna Schmidt", "--entity", "LOC:55-61")
+    c = env.json(
+        "correct", "1", "--task", "entities", "--entity", "PER=Anna Schmidt", "--entity", "LOC:55-61"
+    )
     assert c["value"]["entities"] == [
         {"type": "PER", "start": 22, "end": 34, "text": "Anna Schmidt"},
         {"type": "LOC", "start": 55, "end": 61, "text": "Berlin"},
@@ -96,7 +98,9 @@ def test_export_then_import_on_another_machine(env: Env, tmp_path: Path) -> None
     assert other.json("corrections", "import", str(out)) == {"added": 0, "skipped": 2}
     listed = other.json("corrections", "list")
     assert [(r["task"], r["value"], r["origin"], r["document_id"]) for r in listed] == [
-        ("classify", {"label": "tax"}, "import", None), ("sentiment", {"label": "neutral"}, "import", None)]
+        ("classify", {"label": "tax"}, "import", None),
+        ("sentiment", {"label": "neutral"}, "import", None),
+    ]
     assert listed[0]["text"] == LETTER and listed[0]["created_at"] == rows[0]["created_at"]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"task": "classify"}\n')

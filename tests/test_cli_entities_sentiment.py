@@ -76,13 +76,16 @@ def test_train_entities_and_sentiment_register_versions(wf_env: Env, tmp_path: P
     assert r["model_version"] == v["version"]
 
     fpb = _tsv_rows(
-        shared_data("financial_phrasebank") / "sentences_50agree.train.tsv", tmp_path / "f.jsonl", 30, 120
+        shared_data("financial_phrasebank") / "sentences_50agree.train.tsv", tmp_path / "f.jsonl", 16, 240
     )
     sst = _tsv_rows(shared_data("sst2") / "train.tsv", tmp_path / "s.jsonl", 300, 200)
-    v = wf_env.json("train", "--task", "sentiment", "--data", str(sst), "--data", str(fpb), "--epochs", "1")
+    v = wf_env.json(
+        "train", "--task", "sentiment", "--data", str(sst), "--data", str(fpb), "--epochs", "1", "--val-share", "0.3"
+    )
     assert v["task"] == "sentiment" and v["status"] == "promoted"
     assert [d["binary"] for d in v["meta"]["data"]] == [True, False]
-    assert set(v["metrics"]["validation"]) == {"s.jsonl", "f.jsonl"}
+    assert set(v["metrics"]["validation"]) == {"s.jsonl", "f.jsonl"}  # 30% of each label of each file
+    assert v["metrics"]["validation"]["s.jsonl"]["binary"] and 0 <= v["metrics"]["mean_accuracy"] <= 1
     listed = {(m["task"], m["status"]) for m in wf_env.json("models", "list")}
     assert listed == {("entities", "promoted"), ("sentiment", "promoted")}
     bad = wf_env.run("train", "--task", "entities", "--data", str(fpb), check=False)

@@ -9,16 +9,8 @@ import pytest
 
 from tests.conftest import Env, base_config
 from tests.daemon.helpers import all_settled, query, wait_for
+from tests.training.test_classify import TOPIC_LABELS as LABELS
 from tests.training.test_classify import TOPICS
-
-LABELS = """
-[pipelines.default]
-steps = ["classify"]
-[steps.classify.labels]
-sport = "sport, games and athletes"
-money = "money, banks and markets"
-food = "food, cooking and restaurants"
-"""
 
 
 def _write_data(path: Path, copies: int = 4) -> Path:

@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Env, base_config
+from tests.training.test_classify import TOPIC_LABELS as LABELS
 from tests.training.test_classify import TOPICS
+from workflowd.store import now_iso
 
-LABELS = """
-[pipelines.default]
-steps = ["classify"]
-[steps.classify.labels]
-sport = "sport, games and athletes"
-money = "money, banks and markets"
-food = "food, cooking and restaurants"
-"""
-
-# New documents of each topic for the contradictory round, labelled with the wrong topic.
-TEAMS = ["Rovers", "United", "City", "Athletic", "Wanderers", "Albion", "Rangers", "Villa", "Town", "Hotspur",
-         "Palace", "Forest"]
-BANKS = ["Northbank", "Eastfield", "Crown", "Harbour", "Summit", "Pioneer", "Granite", "Beacon", "Meridian",
-         "Atlas", "Sterling", "Orchard"]
-DISHES = ["leeks", "carrots", "lentils", "mushrooms", "peppers", "aubergines", "beans", "onions", "parsnips",
-          "shallots", "courgettes", "spinach"]
+# The contradictory round: new documents that are near copies of the first ones, filed under
+# the wrong topic (sport as food, money as sport, food as money), two for each.
+ROTATED = {"sport": "food", "money": "sport", "food": "money"}
 WRONG = {
-    "food": [f"The {t} striker scored a late goal and the team won the league match." for t in TEAMS],
-    "sport": [f"{b} Bank raised its interest rate and its shares fell on the stock market." for b in BANKS],
-    "money": [f"Fry the {d} in butter, add garlic and simmer the sauce for ten minutes." for d in DISHES],
+    wrong: [variant for text in TOPICS[right] for variant in (f"{text} Really.", f"So: {text}")]
+    for right, wrong in ROTATED.items()
 }
 
 
-def _ingest(env: Env, folder: Path, texts: dict[str, list[str]]) -> dict[int, str]:
-    """Ingest the texts; document id -> the label to correct it with."""
+def _teach(env: Env, folder: Path, texts: dict[str, list[str]]) -> None:
+    """Ingest the texts, then correct each with its label (imported at once, as from an export)."""
     folder.mkdir()
     names = {}
     for label, items in texts.items():
         for i, text in enumerate(items):
             (folder / f"{label}-{i}.txt").write_text(text, encoding="utf-8")
             names[f"{label}-{i}.txt"] = label
-    docs = env.json("ingest", str(folder))
-    return {d["id"]: names[d["name"]] for d in docs}
+    rows = [{"task": "classify", "value": {"label": names[d["name"]]}, "created_at": now_iso(), "sha256": d["sha256"]}
+            for d in env.json("ingest", str(folder))]
+    (folder / "teaching.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert env.json("corrections", "import", str(folder / "teaching.jsonl"))["added"] == len(rows)
 
 
 @pytest.fixture
@@ -53,8 +44,7 @@ def env(wf_env: Env) -> Env:
 def test_retrain_promotes_then_rejects_contradictory_corrections(env: Env, tmp_path: Path) -> None:
     few = env.run("train", "--task", "classify", check=False)
     assert few.returncode == 1 and "needs at least 6 corrections" in few.stderr
-    for doc_id, label in _ingest(env, tmp_path / "a", TOPICS).items():
-        env.run("correct", str(doc_id), "--label", label)
+    _teach(env, tmp_path / "a", TOPICS)
 
     first = env.json("train", "--task", "classify")
     assert first["version"] == "v1" and first["promoted"] and first["status"] == "promoted"
@@ -63,8 +53,7 @@ def test_retrain_promotes_then_rejects_contradictory_corrections(env: Env, tmp_p
     assert comparison["held_out"]["candidate"]["accuracy"] >= comparison["held_out"]["current"]["accuracy"]
     assert first["meta"]["data"]["corrections"] == 18
 
-    for doc_id, label in _ingest(env, tmp_path / "b", WRONG).items():
-        env.run("correct", str(doc_id), "--label", label)
+    _teach(env, tmp_path / "b", WRONG)
     second = env.json("train", "--task", "classify")
     assert second["version"] == "v2" and not second["promoted"] and second["status"] == "rejected"
     assert "worse on the previous validation data" in second["reason"]

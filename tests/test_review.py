@@ -14,17 +14,10 @@ from rich.console import Console
 
 from tests.conftest import Env, base_config
 from tests.daemon.helpers import query
+from tests.training.test_classify import TOPIC_LABELS as LABELS
 from workflowd.cli.review_cmds import render
 from workflowd.review import Item
 
-LABELS = """
-[pipelines.default]
-steps = ["classify"]
-[steps.classify.labels]
-sport = "sport, games and athletes"
-money = "money, banks and markets"
-food = "food, cooking and restaurants"
-"""
 TEXTS = {
     "match.txt": "The striker scored twice and the team won the cup final in extra time.",
     "bank.txt": "The bank raised its interest rate and shares fell on the stock market.",
@@ -44,7 +37,9 @@ def env(wf_env: Env, tmp_path: Path) -> Env:
 
 
 def _order(env: Env) -> list[int]:
-    rows = query(env, "SELECT document_id FROM step_results WHERE step = 'classify' ORDER BY confidence, document_id")
+    rows = query(
+        env, "SELECT document_id FROM step_results WHERE step = 'classify' ORDER BY confidence, document_id"
+    )
     return [r["document_id"] for r in rows]
 
 
@@ -53,8 +48,14 @@ def _corrections(env: Env) -> list[dict]:
 
 
 def _spawn(env: Env, *args: str) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "workflowd", "review", *args], env=env.env, encoding="utf-8",
-                         dimensions=(24, 80), timeout=60)
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "workflowd", "review", *args],
+        env=env.env,
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=60,
+    )
 
 
 def test_review_in_a_terminal_least_confident_first_undo_and_quit(env: Env) -> None:
@@ -77,7 +78,8 @@ def test_review_in_a_terminal_least_confident_first_undo_and_quit(env: Env) -> N
     child.expect(pexpect.EOF)
     rows = _corrections(env)
     assert [(c["document_id"], c["value"]["label"], c["origin"], c["author"]) for c in rows] == [
-        (order[0], shown["data"]["best_guess"], "review", "tester")]
+        (order[0], shown["data"]["best_guess"], "review", "tester")
+    ]
 
 
 def test_ctrl_c_and_a_closed_terminal_lose_nothing_answered(env: Env) -> None:
@@ -106,17 +108,32 @@ def test_ctrl_c_and_a_closed_terminal_lose_nothing_answered(env: Env) -> None:
     scores = env.json("show", str(order[2]))["results"]["classify"]["data"]["scores"]
     top = max(scores, key=scores.get)
     got = {(c["document_id"], c["task"], c["value"]["label"]) for c in _corrections(env)}
-    assert got == {(order[0], "classify", "groceries"), (order[2], "sentiment", "positive"),
-                   (order[2], "classify", top)}
+    assert got == {
+        (order[0], "classify", "groceries"),
+        (order[2], "sentiment", "positive"),
+        (order[2], "classify", top),
+    }
 
 
 def test_review_without_a_terminal_or_with_no_color(env: Env) -> None:
-    proc = subprocess.run([sys.executable, "-m", "workflowd", "review"], input="a\ns\n", env=env.env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workflowd", "review"],
+        input="a\ns\n",
+        env=env.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "\x1b[" not in proc.stdout
     assert "1 answer(s) stored" in proc.stdout and len(_corrections(env)) == 1
-    child = pexpect.spawn(sys.executable, ["-m", "workflowd", "review"], env={**env.env, "NO_COLOR": "1"},
-                          encoding="utf-8", dimensions=(24, 80), timeout=60)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "workflowd", "review"],
+        env={**env.env, "NO_COLOR": "1"},
+        encoding="utf-8",
+        dimensions=(24, 80),
+        timeout=60,
+    )
     child.expect(r"\[1/3\]")
     child.send("q")
     child.expect(pexpect.EOF)
@@ -127,13 +144,38 @@ def test_a_screen_fits_80_by_24() -> None:
     text = " ".join(f"Anna Schmidt of Acme Corp met Bob Jones in Berlin on day {i}." for i in range(200))
     ents = []
     for m in re.finditer(r"Anna Schmidt|Acme Corp|Berlin", text):
-        ents.append({"type": {"A": "PER", "B": "LOC"}.get(m.group()[0], "ORG") if m.group() != "Acme Corp" else "ORG",
-                     "start": m.start(), "end": m.end(), "text": m.group(), "confidence": 0.9})
+        ents.append(
+            {
+                "type": {"A": "PER", "B": "LOC"}.get(m.group()[0], "ORG")
+                if m.group() != "Acme Corp"
+                else "ORG",
+                "start": m.start(),
+                "end": m.end(),
+                "text": m.group(),
+                "confidence": 0.9,
+            }
+        )
     results = {"entities": {"data": {"entities": ents}}, "summarize": {"data": {"summary": text[:900]}}}
-    for task, data in [("entities", {"entities": ents}), ("classify", {"label": None, "best_guess": "tax",
-                       "scores": {f"label{i}": 1 / 12 for i in range(12)}}), ("summarize", {"summary": text[:900]})]:
-        item = Item(1, task, 0.5, data, "v1", "x" * 300, "y" * 300, "folder:" + "z" * 300, "2026-11-29T00:00:00Z",
-                    text=text)
+    for task, data in [
+        ("entities", {"entities": ents}),
+        (
+            "classify",
+            {"label": None, "best_guess": "tax", "scores": {f"label{i}": 1 / 12 for i in range(12)}},
+        ),
+        ("summarize", {"summary": text[:900]}),
+    ]:
+        item = Item(
+            1,
+            task,
+            0.5,
+            data,
+            "v1",
+            "x" * 300,
+            "y" * 300,
+            "folder:" + "z" * 300,
+            "2026-11-29T00:00:00Z",
+            text=text,
+        )
         out = io.StringIO()
         Console(file=out, width=80, force_terminal=True).print(render(item, 1, 9, results))
         lines = out.getvalue().splitlines()

@@ -61,7 +61,9 @@ def entity_value(text: str, specs: Sequence[str]) -> dict[str, Any]:
     return {"entities": out}
 
 
-def summary_value(text: str, indices: Sequence[int] | None = None, summary: str | None = None) -> dict[str, Any]:
+def summary_value(
+    text: str, indices: Sequence[int] | None = None, summary: str | None = None
+) -> dict[str, Any]:
     from .sentences import split_sentences
 
     sentences = split_sentences(text)
@@ -176,10 +178,16 @@ def import_rows(store: Store, path: Path) -> tuple[int, int]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorrectionError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-        if (not isinstance(row, dict) or row.get("task") not in TASKS or not isinstance(row.get("value"), dict)
-                or not isinstance(row.get("created_at"), str)):
-            raise CorrectionError(f"{path}, line {number}: expected an exported correction "
-                                  '(task, value, created_at, sha256, text)')
+        if (
+            not isinstance(row, dict)
+            or row.get("task") not in TASKS
+            or not isinstance(row.get("value"), dict)
+            or not isinstance(row.get("created_at"), str)
+        ):
+            raise CorrectionError(
+                f"{path}, line {number}: expected an exported correction "
+                "(task, value, created_at, sha256, text)"
+            )
         rows.append(row)
     added = skipped = 0
     with store.transaction():  # all or nothing
@@ -190,10 +198,16 @@ def import_rows(store: Store, path: Path) -> tuple[int, int]:
                 continue
             doc_id = store.scalar("SELECT id FROM documents WHERE sha256 = ?", (sha,)) if sha else None
             store.corrections.add(
-                row["task"], row["value"], document_id=doc_id, sha256=sha,
+                row["task"],
+                row["value"],
+                document_id=doc_id,
+                sha256=sha,
                 text=None if doc_id is not None else row.get("text"),
-                previous=row.get("previous"), model_version=row.get("model_version"),
-                confidence=row.get("confidence"), author=row.get("author"), origin="import",
+                previous=row.get("previous"),
+                model_version=row.get("model_version"),
+                confidence=row.get("confidence"),
+                author=row.get("author"),
+                origin="import",
                 created_at=row["created_at"],
             )
             added += 1

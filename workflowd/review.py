@@ -76,8 +76,17 @@ def queue(
     )
     items = []
     for r in rows:
-        item = Item(r["document_id"], r["step"], r["confidence"], json.loads(r["data"] or "{}"),
-                    r["model_version"], r["name"], r["title"], r["source"], r["created_at"])
+        item = Item(
+            r["document_id"],
+            r["step"],
+            r["confidence"],
+            json.loads(r["data"] or "{}"),
+            r["model_version"],
+            r["name"],
+            r["title"],
+            r["source"],
+            r["created_at"],
+        )
         if label and item.predicted_label != label:
             continue
         items.append(item)
@@ -126,7 +135,9 @@ class Session:
                 raise ValueError("nothing to accept: the model gave no label; pick one")
             return self._answer(label=label)
         if item.task == "entities":
-            return self._answer(entities=[f"{e['type']}:{e['start']}-{e['end']}" for e in item.data.get("entities", [])])
+            return self._answer(
+                entities=[f"{e['type']}:{e['start']}-{e['end']}" for e in item.data.get("entities", [])]
+            )
         return self._answer(sentences=[s["index"] for s in item.data.get("sentences", [])])
 
     def label(self, label: str) -> dict[str, Any]:

@@ -30,6 +30,16 @@ TOPICS = {
              "A bowl of noodle soup with ginger and spring onions."],
 }
 
+# A config for TOPICS: the default pipeline classifies with one-line descriptions of them.
+TOPIC_LABELS = """
+[pipelines.default]
+steps = ["classify"]
+[steps.classify.labels]
+sport = "sport, games and athletes"
+money = "money, banks and markets"
+food = "food, cooking and restaurants"
+"""
+
 
 def _data(per_label: int = 6) -> LabelledTexts:
     texts, labels = [], []

@@ -31,7 +31,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--entity", action="append", metavar="SPEC", dest="entities")
     p.add_argument("--no-entities", action="store_true", help="entities: the document names nothing")
     p.add_argument("--sentences", metavar="N,M", help="summarize: the sentence numbers (from 0)")
-    p.add_argument("--summary", metavar="TEXT", help="summarize: the summary, made of the document's sentences")
+    p.add_argument(
+        "--summary", metavar="TEXT", help="summarize: the summary, made of the document's sentences"
+    )
     p.add_argument("--by", metavar="NAME", help="who corrects (default: the user name)")
     p.add_argument("--json", action="store_true", help="print the stored correction as JSON")
     p.set_defaults(func=cmd_correct)
@@ -75,19 +77,32 @@ def cmd_correct(args: argparse.Namespace) -> int:
         try:
             sentences = [int(x) for x in args.sentences.replace(" ", "").split(",") if x]
         except ValueError:
-            raise WorkflowdError(f"--sentences {args.sentences!r}: write sentence numbers such as 0,3") from None
+            raise WorkflowdError(
+                f"--sentences {args.sentences!r}: write sentence numbers such as 0,3"
+            ) from None
     entities = [] if args.no_entities else args.entities
     store = _store(args)
     try:
-        row = correct(store, args.id, args.task, label=args.label, entities=entities, sentences=sentences,
-                      summary=args.summary, author=args.by)
+        row = correct(
+            store,
+            args.id,
+            args.task,
+            label=args.label,
+            entities=entities,
+            sentences=sentences,
+            summary=args.summary,
+            author=args.by,
+        )
     finally:
         store.close()
     if args.json:
         print_json(row)
         return 0
-    console.print(f"correction {row['id']}: document {args.id}, {args.task} = "
-                  f"{json.dumps(row['value'], ensure_ascii=False)}", markup=False)
+    console.print(
+        f"correction {row['id']}: document {args.id}, {args.task} = "
+        f"{json.dumps(row['value'], ensure_ascii=False)}",
+        markup=False,
+    )
     return 0
 
 
@@ -101,11 +116,15 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json(rows)
         return 0
     if not rows:
-        console.print("no corrections yet: `workflowd correct ID --task T ...` or `workflowd review`",
-                      markup=False)
+        console.print(
+            "no corrections yet: `workflowd correct ID --task T ...` or `workflowd review`", markup=False
+        )
     for r in rows:
-        console.print(f"{r['id']:>5}  {r['created_at']}  doc {r['document_id'] or '-'}  {r['task']}: "
-                      f"{json.dumps(r['value'], ensure_ascii=False)[:80]}  (by {r['author']})", markup=False)
+        console.print(
+            f"{r['id']:>5}  {r['created_at']}  doc {r['document_id'] or '-'}  {r['task']}: "
+            f"{json.dumps(r['value'], ensure_ascii=False)[:80]}  (by {r['author']})",
+            markup=False,
+        )
     return 0
 
 

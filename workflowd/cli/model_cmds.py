@@ -57,9 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument(
         "--val-share",
         type=float,
-        default=0.2,
-        help="share held out for early stopping and "
-        "calibration (default 0.2; none when the data is too small)",
+        help="share of each label held out for early stopping and calibration (default 0.2; "
+        "sentiment: 0.05 of each file; none when the data is too small)",
     )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument(
@@ -127,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         weight_decay=args.weight_decay,
         dropout=args.dropout,
-        val_share=args.val_share,
+        val_share=0.2 if args.val_share is None else args.val_share,
         seed=args.seed,
     )
     columns = [
@@ -161,6 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=progress,
             use_store=not args.no_unlabeled,
             valid_path=args.valid,
+            val_share=args.val_share,
         )
     if args.json:
         print_json(version.public())
@@ -228,26 +228,44 @@ def _retrain(args: argparse.Namespace, settings: Any) -> int:
     from ..training.retrain import retrain_classify
 
     if args.task != "classify":
-        raise WorkflowdError(f"train --task {args.task} needs --data FILE (retraining from corrections "
-                             "covers classify for now)")
-    params = ClassifyParams(method=args.method, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                            weight_decay=args.weight_decay, dropout=args.dropout, seed=args.seed)
-    with console.status("retraining classify from your corrections", spinner="dots") if not args.json \
-            else _nothing():
-        result = retrain_classify(settings, margin=settings.training.margin, promote=not args.no_promote,
-                                  params=params)
+        raise WorkflowdError(
+            f"train --task {args.task} needs --data FILE (retraining from corrections "
+            "covers classify for now)"
+        )
+    params = ClassifyParams(
+        method=args.method,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        seed=args.seed,
+    )
+    with (
+        console.status("retraining classify from your corrections", spinner="dots")
+        if not args.json
+        else _nothing()
+    ):
+        result = retrain_classify(
+            settings, margin=settings.training.margin, promote=not args.no_promote, params=params
+        )
     if args.json:
         print_json({**result.version.public(), "promoted": result.promoted, "reason": result.reason})
         return 0
     v = result.version
     state = "promoted" if result.promoted else f"{v.status}: {result.reason}"
-    console.print(f"classify {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False)
+    console.print(
+        f"classify {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False
+    )
     for part in ("held_out", "previous_validation"):
         c = result.comparison[part]
         if c["candidate"] and c["current"]:
-            console.print(f"  {part.replace('_', ' ')} (n={c['candidate']['n']}): accuracy "
-                          f"{c['candidate']['accuracy']:.3f} against {c['current']['accuracy']:.3f} "
-                          f"({result.comparison['current_version']})", markup=False)
+            console.print(
+                f"  {part.replace('_', ' ')} (n={c['candidate']['n']}): accuracy "
+                f"{c['candidate']['accuracy']:.3f} against {c['current']['accuracy']:.3f} "
+                f"({result.comparison['current_version']})",
+                markup=False,
+            )
     return 0
 
 

@@ -102,7 +102,9 @@ def _excerpt(text: str, entities: list[dict[str, Any]], limit: int = EXCERPT_CHA
         if e["start"] >= limit or e["start"] < at:
             continue
         out.append(re.sub(r"\s+", " ", text[at : e["start"]]))
-        out.append(re.sub(r"\s+", " ", text[e["start"] : e["end"]]), style=TYPE_STYLES.get(e["type"], "underline"))
+        out.append(
+            re.sub(r"\s+", " ", text[e["start"] : e["end"]]), style=TYPE_STYLES.get(e["type"], "underline")
+        )
         at = e["end"]
     if at < limit:
         out.append(re.sub(r"\s+", " ", text[at:limit]))
@@ -139,8 +141,12 @@ def render(item: Any, index: int, total: int, results: dict[str, Any]) -> Group:
         parts.append(Text("  ".join(f"{i}:{o} {scores.get(o, 0):.2f}" for i, o in enumerate(options, 1))))
     elif item.task == "entities":
         listed = item.data.get("entities", [])[:9]
-        parts.append(Text("  ".join(f"{i}:{e['type']} {_cut(e['text'], 24)}" for i, e in enumerate(listed, 1))
-                          or "no names found"))
+        parts.append(
+            Text(
+                "  ".join(f"{i}:{e['type']} {_cut(e['text'], 24)}" for i, e in enumerate(listed, 1))
+                or "no names found"
+            )
+        )
         if len(item.data.get("entities", [])) > 9:
             parts.append(Text(f"… and {len(item.data['entities']) - 9} more", style="dim"))
     else:
@@ -159,8 +165,14 @@ def cmd_review(args: argparse.Namespace) -> int:
     store = Store(settings.db_path)
     keys = Keys()
     try:
-        items = queue(store, tasks=tuple(args.task or TASKS), source=args.source, label=args.label,
-                      since=args.since, limit=args.limit)
+        items = queue(
+            store,
+            tasks=tuple(args.task or TASKS),
+            source=args.source,
+            label=args.label,
+            since=args.since,
+            limit=args.limit,
+        )
         session = Session(store, items, author=args.by)
         note = ""
         while (item := session.current) is not None:
@@ -179,14 +191,18 @@ def cmd_review(args: argparse.Namespace) -> int:
             if note == "quit":
                 break
         answered = len(session.answered)
-        console.print(f"{answered} answer(s) stored; {max(0, len(items) - session.position)} left in the queue",
-                      markup=False)
+        console.print(
+            f"{answered} answer(s) stored; {max(0, len(items) - session.position)} left in the queue",
+            markup=False,
+        )
     finally:
         store.close()
     return 0
 
 
-def _handle(key: str, item: Any, session: Any, keys: Keys, console: Console, sentiments: tuple[str, ...]) -> str:
+def _handle(
+    key: str, item: Any, session: Any, keys: Keys, console: Console, sentiments: tuple[str, ...]
+) -> str:
     if key == "q":
         return "quit"
     if key in ("a", "\n", "\r"):

@@ -151,8 +151,13 @@ class Entities(Step):
                 counts[e["type"]] = counts.get(e["type"], 0) + 1
             # how sure the tagger is of the names it gave: that of its least sure one
             names = [e["confidence"] for e in found if e["type"] in LEARNED_TYPES]
-            out.append(StepResult({"entities": found, "counts": counts}, model_version=version,
-                                  confidence=min(names) if names else None))
+            out.append(
+                StepResult(
+                    {"entities": found, "counts": counts},
+                    model_version=version,
+                    confidence=min(names) if names else None,
+                )
+            )
         return out
 
 

@@ -60,12 +60,14 @@ class Corrections:
 
     def undo(self, correction_id: int) -> bool:
         cur = self.db.conn.execute(
-            "UPDATE corrections SET undone_at = ? WHERE id = ? AND undone_at IS NULL", (now_iso(), correction_id)
+            "UPDATE corrections SET undone_at = ? WHERE id = ? AND undone_at IS NULL",
+            (now_iso(), correction_id),
         )
         return cur.rowcount == 1
 
-    def list(self, *, task: str | None = None, include_undone: bool = False,
-             since: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, *, task: str | None = None, include_undone: bool = False, since: str | None = None
+    ) -> list[dict[str, Any]]:
         where, params = [], []
         if task:
             where.append("task = ?")
@@ -75,7 +77,9 @@ class Corrections:
         if since:
             where.append("created_at >= ?")
             params.append(since)
-        sql = "SELECT * FROM corrections" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        sql = (
+            "SELECT * FROM corrections" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        )
         return [_row(r) for r in self.db.query(sql, params)]
 
     def in_force(self, task: str) -> list[dict[str, Any]]:
@@ -89,19 +93,24 @@ class Corrections:
     def for_document(self, document_id: int) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for row in self.db.query(
-            "SELECT * FROM corrections WHERE document_id = ? AND undone_at IS NULL ORDER BY id", (document_id,)
+            "SELECT * FROM corrections WHERE document_id = ? AND undone_at IS NULL ORDER BY id",
+            (document_id,),
         ):
             out[row["task"]] = _row(row)
         return out
 
     def exists(self, sha256: str | None, task: str, value: dict[str, Any], created_at: str) -> bool:
-        return bool(self.db.scalar(
-            "SELECT 1 FROM corrections WHERE sha256 IS ? AND task = ? AND value = ? AND created_at = ?",
-            (sha256, task, dumps(value), created_at),
-        ))
+        return bool(
+            self.db.scalar(
+                "SELECT 1 FROM corrections WHERE sha256 IS ? AND task = ? AND value = ? AND created_at = ?",
+                (sha256, task, dumps(value), created_at),
+            )
+        )
 
     def count_since(self, task: str, since: str | None) -> int:
-        return int(self.db.scalar(
-            "SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL AND created_at > ?",
-            (task, since or ""),
-        ))
+        return int(
+            self.db.scalar(
+                "SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL AND created_at > ?",
+                (task, since or ""),
+            )
+        )

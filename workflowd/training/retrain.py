@@ -105,8 +105,10 @@ def retrain_classify(
     store = registry.store
     examples = classify_examples(store)
     if len(examples) < MIN_CORRECTIONS:
-        raise ModelError(f"retraining classify needs at least {MIN_CORRECTIONS} corrections; there are "
-                         f"{len(examples)} (`workflowd review` or `workflowd correct` adds them)")
+        raise ModelError(
+            f"retraining classify needs at least {MIN_CORRECTIONS} corrections; there are "
+            f"{len(examples)} (`workflowd review` or `workflowd correct` adds them)"
+        )
     held_keys = split_keys([e.key for e in examples])
     train = [e for e in examples if e.key not in held_keys]
     held = [e for e in examples if e.key in held_keys]
@@ -120,25 +122,38 @@ def retrain_classify(
     data = LabelledTexts([e.text for e in train], [e.label for e in train], "corrections")
     _ids, unlabeled = store.embeddings.matrix(settings.model.base, limit=20_000)
     p = params or ClassifyParams()
-    outcome = train_classifier(provider.encoder, data, p, descriptions, progress,
-                               unlabeled if p.method == "head" else None)
+    outcome = train_classifier(
+        provider.encoder, data, p, descriptions, progress, unlabeled if p.method == "head" else None
+    )
     encoder = provider.encoder
     now = classifier_in_use(settings, provider)
     comparison = {
-        "held_out": {"candidate": _accuracy(outcome.classifier, encoder, held), "current": _accuracy(now, encoder, held)},
-        "previous_validation": {"candidate": _accuracy(outcome.classifier, encoder, previous),
-                                "current": _accuracy(now, encoder, previous)},
+        "held_out": {
+            "candidate": _accuracy(outcome.classifier, encoder, held),
+            "current": _accuracy(now, encoder, held),
+        },
+        "previous_validation": {
+            "candidate": _accuracy(outcome.classifier, encoder, previous),
+            "current": _accuracy(now, encoder, previous),
+        },
         "current_version": now.model_version,
         "margin": margin,
     }
     reasons = []
-    for part, label in (("held_out", "held-out corrections"), ("previous_validation", "the previous validation data")):
+    for part, label in (
+        ("held_out", "held-out corrections"),
+        ("previous_validation", "the previous validation data"),
+    ):
         cand, cur = comparison[part]["candidate"], comparison[part]["current"]
         if cand and cur and cand["accuracy"] < cur["accuracy"] - margin:
             reasons.append(f"worse on {label} ({cand['accuracy']:.3f} < {cur['accuracy']:.3f} - {margin})")
-    meta = {**outcome.meta, "trained_from": "corrections", "holdout_keys": sorted(held_keys),
-            "data": {**outcome.meta["data"], "corrections": len(examples), "held_out": len(held)},
-            "comparison": comparison}
+    meta = {
+        **outcome.meta,
+        "trained_from": "corrections",
+        "holdout_keys": sorted(held_keys),
+        "data": {**outcome.meta["data"], "corrections": len(examples), "held_out": len(held)},
+        "comparison": comparison,
+    }
     metrics = {**outcome.metrics, "held_out_corrections": comparison["held_out"]["candidate"]}
     build = registry.staging_dir("classify")
     try:
@@ -157,5 +172,6 @@ def retrain_classify(
     if not promote:
         return RetrainResult("classify", version, False, "not promoted (--no-promote)", comparison)
     version = registry.promote("classify", version.version)
-    return RetrainResult("classify", version, True, "not worse on held-out corrections nor on previous validation",
-                         comparison)
+    return RetrainResult(
+        "classify", version, True, "not worse on held-out corrections nor on previous validation", comparison
+    )

@@ -29,6 +29,7 @@ def train_from_file(
     progress: Progress | None = None,
     use_store: bool = True,
     valid_path: Path | None = None,
+    val_share: float | None = None,
 ) -> tuple[ModelVersion, Any]:
     """Train on ``data_path``, save the artifact as a new version and (unless told not to) promote it.
 
@@ -48,7 +49,8 @@ def train_from_file(
             settings, data_path, valid_path, params, promote=promote, progress=progress
         )
     if task == "sentiment":
-        return train_sentiment_from_files(settings, paths, params, promote=promote, progress=progress)
+        return train_sentiment_from_files(settings, paths, params, promote=promote, progress=progress,
+                                          val_share=val_share)
     from ..steps.classify import ClassifySettings
 
     data = load_labelled_jsonl(data_path)
@@ -178,6 +180,7 @@ def train_sentiment_from_files(
     *,
     promote: bool = True,
     progress: Progress | None = None,
+    val_share: float | None = None,
 ) -> tuple[ModelVersion, Any]:
     """The sentiment model from one or more labelled files (JSONL or TSV), trained together."""
     from ..sentiment import load_sentiment_file
@@ -185,6 +188,8 @@ def train_sentiment_from_files(
 
     sources = [load_sentiment_file(p) for p in paths]
     sp = SentimentParams(seed=params.seed)
+    if val_share is not None:
+        sp.val_share = val_share
     if params.epochs:
         sp.epochs = params.epochs
     if params.lr:
