@@ -158,6 +158,10 @@ def render(item: Any, index: int, total: int, results: dict[str, Any]) -> Group:
 def cmd_review(args: argparse.Namespace) -> int:
     from ..review import SENTIMENT_LABELS, Session, queue
 
+    import signal
+
+    # Ctrl-C quits, even when started from a shell that ignores SIGINT for its background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = load_config(getattr(args, "config", None))
     if not settings.db_path.exists():
         raise WorkflowdError(f"nothing to review: no database yet at {settings.db_path}")

@@ -91,12 +91,12 @@ class Daemon:
                 log.warning("re-queued %d job(s) left running by a process that died", recovered)
             pipelines = build_pipelines(settings)
             self.worker = Worker(settings, pipelines)
+            self.retraining = Retraining(settings, self.config_arg)
+            self.retraining.start()
             self.observer = new_observer()
             self.observer.start()
             self.sources = self._start_sources(settings)
             self.worker.start()
-            self.retraining = Retraining(settings, self.config_arg)
-            self.retraining.start()
             log.info(
                 "workflowd started (pid %d); watching %s; pipelines: %s",
                 os.getpid(),
