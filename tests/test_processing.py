@@ -114,3 +114,56 @@ def test_attachments_become_child_documents_with_their_own_jobs(setup) -> None:
     assert Path(child["path"]).is_relative_to(processor.settings.blob_dir)
     assert processor.process(store.jobs.claim()) == "done"
     assert store.documents.get(child_id)["text"].startswith("Hi there.")
+
+
+def test_repredict_reruns_one_step_on_stored_text_of_unreviewed_documents(setup) -> None:
+    store, processor, tmp = setup
+    ids = []
+    for name, text in (("a.txt", "hello there"), ("b.txt", "reviewed one"), ("c.txt", "third")):
+        (tmp / name).write_text(text)
+        ids.append(_take(store, processor, tmp / name))
+    while (job := store.jobs.claim()) is not None:
+        processor.process(job)
+    a, b, c = ids
+    with store.transaction():  # an older model's answers, to be replaced
+        for doc_id in ids:
+            store.results.save(doc_id, "chars", data={"chars": -1}, model_version="v0")
+        store.results.save(c, "boom", data={"earlier": True}, model_version="v0")
+        store.corrections.add("chars", {"chars": 12}, document_id=b, model_version="v0")  # reviewed
+    (tmp / "a.txt").unlink()  # no file is read: the stored text is used
+
+    with store.transaction():
+        assert store.jobs.queue_repredict("chars", limit=5) == 2  # a and c, not the reviewed b
+        assert store.jobs.queue_repredict("chars", limit=5) == 0  # already waiting
+    with store.transaction():
+        assert store.jobs.queue_repredict("boom", limit=1) == 1  # the newest only
+    jobs = store.jobs.claim_batch(10)
+    assert [(j.kind, j.step, j.document_id) for j in jobs] == [
+        ("repredict", "chars", c), ("repredict", "chars", a), ("repredict", "boom", c)
+    ]  # the newest documents first
+    assert {store.documents.get(i)["status"] for i in ids} == {"done"}  # never "processing"
+    assert processor.process_batch(jobs) == ["done", "done", "failed"]
+    results = {i: store.results.for_document(i) for i in ids}
+    assert results[a]["chars"]["data"] == {"chars": 11} and results[a]["chars"]["model_version"] == "v1"
+    assert results[c]["chars"]["data"] == {"chars": 5}
+    assert results[b]["chars"]["data"] == {"chars": -1}  # the reviewed document is left alone
+    # the step that fails now keeps its earlier result; the document stays done
+    assert results[c]["boom"]["status"] == "ok" and results[c]["boom"]["data"] == {"earlier": True}
+    assert store.query_one("SELECT last_error FROM jobs WHERE kind = 'repredict' AND step = 'boom'") == {
+        "last_error": "ValueError: no good"
+    }
+    assert store.documents.get(c)["status"] == "done" and store.documents.get(c)["error"] is None
+    assert store.jobs.counts() == {"done": 5, "failed": 1}
+
+
+def test_new_documents_are_processed_before_reruns(setup) -> None:
+    store, processor, tmp = setup
+    (tmp / "a.txt").write_text("first")
+    _take(store, processor, tmp / "a.txt")
+    processor.process(store.jobs.claim())
+    with store.transaction():
+        store.jobs.queue_repredict("chars", limit=5)
+    (tmp / "b.txt").write_text("second")
+    new = _take(store, processor, tmp / "b.txt")
+    job = store.jobs.claim()
+    assert (job.kind, job.document_id) == ("process", new)

@@ -198,6 +198,11 @@ class TrainingSettings(_Section):
         description="a retrained model is promoted only if its accuracy is at most this much below the "
         "current model's, on held-out corrections and on the current model's validation data",
     )
+    repredict: int = Field(
+        5000, ge=0,
+        description="when a new model is put in use, re-run its step on up to this many of the newest "
+        "documents not yet reviewed for it; 0: never",
+    )
 
 
     @field_validator("schedule")

@@ -36,8 +36,13 @@ class Processor:
         """Process claimed jobs: extract each, run each pipeline once over its documents (batched
         model calls), then store each document in its own transaction."""
         statuses: dict[int, str] = {}
+        repredict = [job for job in jobs if job.repredict]
+        if repredict:
+            statuses.update(self._repredict(repredict))
         ready: dict[str, list[tuple[Job, dict[str, Any], Extraction, Document]]] = {}
         for job in jobs:
+            if job.repredict:
+                continue
             doc = self.store.documents.get(job.document_id)
             if doc is None:  # cannot happen through the store's API; do not loop on it
                 self.store.jobs.fail(job, "document row is missing", retry=False)
@@ -112,6 +117,63 @@ class Processor:
             f"; failed steps: {', '.join(failed_steps)}" if failed_steps else "",
         )
         return "done"
+
+    def _repredict(self, jobs: list[Job]) -> dict[int, str]:
+        """Re-run one step on stored text (no extraction); the new result replaces the old one.
+
+        A step that fails now keeps the document's earlier result, and the job ends failed."""
+        statuses: dict[int, str] = {}
+        groups: dict[tuple[str, str], list[tuple[Job, Document]]] = {}
+        for job in jobs:
+            doc = self.store.documents.get(job.document_id)
+            pipeline = self.pipelines.get(job.pipeline)
+            if doc is None or doc["text"] is None or job.step not in pipeline.step_names:
+                # gone, never extracted, or the step left the pipeline since: nothing to re-run
+                with self.store.transaction():
+                    self.store.jobs.complete(job)
+                statuses[job.id] = "done"
+                continue
+            earlier = self.store.results.for_document(doc["id"])
+            view = Document(
+                id=doc["id"],
+                text=doc["text"],
+                title=doc["title"],
+                media_type=doc["media_type"],
+                source=doc["source"],
+                path=doc["path"],
+                name=doc["name"],
+                parent_id=doc["parent_id"],
+                meta=doc["meta"],
+                results={k: r["data"] for k, r in earlier.items() if r["data"] is not None and k != job.step},
+            )
+            groups.setdefault((pipeline.name, job.step), []).append((job, view))
+        for (pipeline_name, step), items in groups.items():
+            outcomes = self.pipelines.get(pipeline_name).run_batch([v for _, v in items], only=step)
+            for (job, view), (outcome, *_) in zip(items, outcomes, strict=True):
+                if outcome.error:
+                    statuses[job.id] = "failed"
+                    try:
+                        self.store.jobs.fail(job, outcome.error, retry=False)
+                    except JobLost as exc:
+                        log.warning("%s", exc)
+                    log.warning("re-running %s on document %s failed: %s; its earlier result stays",
+                                step, view.id, outcome.error)
+                    continue
+                r = outcome.result
+                try:
+                    with self.store.transaction():
+                        self.store.jobs.complete(job)
+                        self.store.results.save(
+                            view.id, step, data=r.data, confidence=r.confidence,
+                            model_version=r.model_version, needs_review=r.needs_review,
+                        )
+                except JobLost as exc:
+                    log.warning("%s; its results were dropped", exc)
+                    statuses[job.id] = "queued"
+                    continue
+                statuses[job.id] = "done"
+            log.info("re-ran %s on %d document(s) with the model now in use", step, len(items))
+        return statuses
 
     def _extract(self, doc: dict[str, Any]) -> Extraction:
         """Extract from the first location that still holds the document's content; mail and

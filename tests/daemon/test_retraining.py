@@ -37,13 +37,22 @@ def _start(env: Env) -> None:
     env.run("start", timeout=120)
 
 
-def _drop_and_correct(env: Env, tmp_path: Path) -> None:
+# dropped beside them and never corrected: re-run after a promotion
+UNREVIEWED = {
+    "soup.txt": "Simmer the onions and carrots in stock, then blend the soup and season it with pepper.",
+    "cake.txt": "Cream the butter and sugar, fold in the flour and bake the cake for half an hour.",
+}
+
+
+def _drop_and_correct(env: Env, tmp_path: Path, unreviewed: dict[str, str] | None = None) -> None:
     names = {}
     for label, texts in TOPICS.items():
         for i, t in enumerate(texts):
             (env.inbox / f"{label}{i}.txt").write_text(t, encoding="utf-8")
             names[f"{label}{i}.txt"] = label
-    wait_for(lambda: all_settled(env, len(names)), 120, "the documents to be processed")
+    for name, text in (unreviewed or {}).items():
+        (env.inbox / name).write_text(text, encoding="utf-8")
+    wait_for(lambda: all_settled(env, len(names) + len(unreviewed or {})), 120, "the documents to be processed")
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     rows = [
         {
@@ -54,6 +63,7 @@ def _drop_and_correct(env: Env, tmp_path: Path) -> None:
             "text": "",
         }
         for d in env.json("list")
+        if d["name"] in names
     ]
     teaching = tmp_path / "teaching.jsonl"
     teaching.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -68,13 +78,30 @@ def _log(env: Env) -> str:
 def test_daemon_retrains_promotes_and_uses_the_new_label(wf_env: Env, tmp_path: Path) -> None:
     env = wf_env
     _start(env)
-    _drop_and_correct(env, tmp_path)
+    _drop_and_correct(env, tmp_path, UNREVIEWED)
+    docs = {d["name"]: d["id"] for d in env.json("list")}
+    before = {n: env.json("show", str(docs[n]))["results"]["classify"] for n in UNREVIEWED}
+    assert {r["model_version"] for r in before.values()} == {"zero-shot"}
+    assert "cooking" not in {r["data"]["best_guess"] for r in before.values()}  # no such description
+
     wait_for(lambda: "classify: v1 promoted" in _log(env), 240, "the retrained model to be promoted")
     assert re.search(
         r"retraining classify \(18 new corrections\): training process \d+ started at nice 5", _log(env)
     )
+    # the documents nobody reviewed are re-run with v1 from their stored text; the corrected are not
+    assert "re-running classify on 2 document(s) not yet reviewed" in _log(env)
+    wait_for(
+        lambda: all(env.json("show", str(docs[n]))["results"]["classify"]["model_version"] == "v1" for n in UNREVIEWED),
+        60,
+        "the unreviewed documents to be re-run",
+    )
+    for name in UNREVIEWED:
+        assert env.json("show", str(docs[name]))["results"]["classify"]["data"]["best_guess"] == "cooking", name
+    corrected = env.json("show", str(docs["food0.txt"]))["results"]["classify"]
+    assert corrected["model_version"] == "zero-shot"
+
     (env.inbox / "new.txt").write_text("Knead the dough, let it rise and bake the bread for forty minutes.")
-    wait_for(lambda: all_settled(env, 19), 60, "the new document")
+    wait_for(lambda: all_settled(env, 21), 60, "the new document")
     new = next(d for d in env.json("list") if d["name"] == "new.txt")
     result = env.json("show", str(new["id"]))["results"]["classify"]
     assert result["model_version"] == "v1" and result["data"]["best_guess"] == "cooking"

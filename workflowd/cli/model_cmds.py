@@ -165,6 +165,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print_json(version.public())
         return 0
+    _print_train_result(args, version, outcome)
+    print_requeued(args.task, version.requeued)
+    return 0
+
+
+def _print_train_result(args: argparse.Namespace, version: Any, outcome: Any) -> None:
     m = outcome.metrics
     state = "promoted" if version.status == "promoted" else "registered, not promoted"
     if args.task == "summarize":
@@ -180,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{m['textrank']['rougeL']:.4f})",
                 markup=False,
             )
-        return 0
+        return
     if args.task == "entities":
         console.print(
             f"entities {version.version}: {state} ({outcome.meta['train_seconds']} s, "
@@ -192,7 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"validation: precision {m['precision']:.4f}, recall {m['recall']:.4f}, F1 {m['f1']:.4f}",
                 markup=False,
             )
-        return 0
+        return
     if args.task == "sentiment":
         console.print(
             f"sentiment {version.version}: {state} ({outcome.meta['train_seconds']} s, "
@@ -205,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"accuracy {v['accuracy']:.4f}, macro-F1 {v['macro_f1']:.4f}",
                 markup=False,
             )
-        return 0
+        return
     console.print(
         f"{args.task} {version.version}: {state} ({outcome.meta['train_seconds']} s, "
         f"{outcome.meta['data']['n']} examples, method {outcome.meta['method']})",
@@ -219,7 +225,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     else:
         console.print("no validation: too few examples to hold any out", markup=False)
-    return 0
 
 
 def _retrain(args: argparse.Namespace, settings: Any) -> int:
@@ -257,6 +262,7 @@ def _retrain(args: argparse.Namespace, settings: Any) -> int:
     console.print(
         f"classify {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False
     )
+    print_requeued("classify", v.requeued)
     for part in ("held_out", "previous_validation"):
         c = result.comparison[part]
         if c["candidate"] and c["current"]:
@@ -334,7 +340,7 @@ def _registry(args: argparse.Namespace):  # noqa: ANN202
     from ..store import Store
 
     settings = load_config(getattr(args, "config", None))
-    return ModelRegistry(Store(settings.db_path), settings.models_dir)
+    return ModelRegistry(Store(settings.db_path), settings.models_dir, repredict=settings.training.repredict)
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -374,4 +380,13 @@ def cmd_models_rollback(args: argparse.Namespace) -> int:
         console.print(f"{args.task}: back to the built-in model (no trained version in use)")
     else:
         console.print(f"{args.task}: now using {version.version}")
+    print_requeued(args.task, registry.requeued)
     return 0
+
+
+def print_requeued(task: str, n: int) -> None:
+    if n:
+        console.print(
+            f"{n} document(s) not yet reviewed are queued to re-run {task} with it "
+            "(the daemon does it; `workflowd status` shows the queue)"
+        )

@@ -91,7 +91,7 @@ class Daemon:
                 log.warning("re-queued %d job(s) left running by a process that died", recovered)
             pipelines = build_pipelines(settings)
             self.worker = Worker(settings, pipelines)
-            self.retraining = Retraining(settings, self.config_arg)
+            self.retraining = Retraining(settings, self.config_arg, on_done=self.worker.wake)
             self.retraining.start()
             self.observer = new_observer()
             self.observer.start()
@@ -171,6 +171,7 @@ class Daemon:
                         if found:
                             log.info("rescan of %s found %d new file(s)", source.root, found)
                     self.retraining.check(self.store)
+                    self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
                     next_rescan = now + self.settings.daemon.rescan_interval
                 self._take_ready()
                 for source in self.sources:
@@ -229,7 +230,7 @@ class Daemon:
         self.sources = self._start_sources(new)
         if new.training != self.retraining.settings.training:
             self.retraining.stop()
-            self.retraining = Retraining(new, self.config_arg)
+            self.retraining = Retraining(new, self.config_arg, on_done=self.worker.wake)
             self.retraining.start()
         log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already

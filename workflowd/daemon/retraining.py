@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
@@ -26,9 +27,13 @@ TASK = "classify"
 
 
 class Retraining:
-    def __init__(self, settings: Settings, config_arg: str | None = None):
+    def __init__(
+        self, settings: Settings, config_arg: str | None = None, on_done: Callable[[], None] | None = None
+    ):
+        """``on_done`` is called when a training process ends (a promotion queues re-runs)."""
         self.settings = settings
         self.config_arg = config_arg
+        self.on_done = on_done
         self._lock = threading.Lock()
         self.child: subprocess.Popen | None = None
         self._scheduler: Any = None
@@ -125,6 +130,13 @@ class Retraining:
 
     def _wait(self, child: subprocess.Popen) -> None:
         out, _ = child.communicate()
+        try:
+            self._report(child, out)
+        finally:
+            if self.on_done is not None:
+                self.on_done()
+
+    def _report(self, child: subprocess.Popen, out: bytes) -> None:
         if child.returncode != 0:
             log.warning(
                 "retraining %s failed (exit %s); the model in use is unchanged (see %s)",
@@ -140,5 +152,7 @@ class Retraining:
             return
         if result.get("promoted"):
             log.info("retraining %s: %s promoted (%s)", TASK, result.get("version"), result.get("reason"))
+            if result.get("requeued"):
+                log.info("re-running %s on %d document(s) not yet reviewed", TASK, result["requeued"])
         else:
             log.info("retraining %s: %s not promoted: %s", TASK, result.get("version"), result.get("reason"))

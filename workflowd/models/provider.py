@@ -44,7 +44,9 @@ class ModelProvider:
         """The model registry, on a store connection of the calling thread."""
         registry = getattr(self._local, "registry", None)
         if registry is None:
-            registry = ModelRegistry(Store(self.settings.db_path), self.settings.models_dir)
+            registry = ModelRegistry(
+                Store(self.settings.db_path), self.settings.models_dir, repredict=self.settings.training.repredict
+            )
             self._local.registry = registry
         return registry
 

@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import shutil
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ class ModelVersion:
     meta: dict[str, Any]
     created_at: str
     promoted_at: str | None
+    requeued: int = 0  # set by promote/rollback: documents queued to re-run the step with it
 
     def public(self) -> dict[str, Any]:
         return {
@@ -45,6 +47,7 @@ class ModelVersion:
             "meta": self.meta,
             "created_at": self.created_at,
             "promoted_at": self.promoted_at,
+            "requeued": self.requeued,
         }
 
 
@@ -63,9 +66,13 @@ def _row(row: dict[str, Any]) -> ModelVersion:
 
 
 class ModelRegistry:
-    def __init__(self, store: Store, models_dir: Path):
+    def __init__(self, store: Store, models_dir: Path, *, repredict: int = 0):
+        """``repredict``: on each change of the model in use, queue its step to be re-run on up to
+        this many of the newest documents not yet reviewed for it (0: none)."""
         self.store = store
         self.models_dir = Path(models_dir)
+        self.repredict = repredict
+        self.requeued = 0  # documents queued to re-run a step by the last change of the model in use
 
     def staging_dir(self, task: str) -> Path:
         """An empty folder to build a new version in (on the same file system, for an atomic move)."""
@@ -135,7 +142,12 @@ class ModelRegistry:
                 "UPDATE model_versions SET status = 'promoted', promoted_at = ? WHERE task = ? AND version = ?",
                 (now_iso(), task, version),
             )
-        return self.get(task, version)
+            requeued = self._queue_repredict(task)
+        return dataclasses.replace(self.get(task, version), requeued=requeued)
+
+    def _queue_repredict(self, task: str) -> int:
+        self.requeued = self.store.jobs.queue_repredict(task, limit=self.repredict) if self.repredict else 0
+        return self.requeued
 
     def reject(self, task: str, version: str, reason: str) -> None:
         with self.store.transaction() as conn:
@@ -162,9 +174,11 @@ class ModelRegistry:
             version = max(earlier, key=lambda v: v.promoted_at or "").version
         return self.promote(task, version, leaving="rolled-back")
 
-    def unpromote(self, task: str) -> None:
-        """Use no trained version (back to the built-in behaviour, e.g. zero-shot)."""
+    def unpromote(self, task: str) -> int:
+        """Use no trained version (back to the built-in behaviour, e.g. zero-shot); returns how
+        many documents were queued to re-run the step."""
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE model_versions SET status = 'rolled-back' WHERE task = ? AND status = 'promoted'", (task,)
             )
+            return self._queue_repredict(task)

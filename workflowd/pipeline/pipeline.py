@@ -36,14 +36,17 @@ class Pipeline:
     def run(self, doc: Document) -> list[StepOutcome]:
         return self.run_batch([doc])[0]
 
-    def run_batch(self, docs: list[Document]) -> list[list[StepOutcome]]:
-        """Run every step over the documents; one encoder pass per window feeds all the steps.
+    def run_batch(self, docs: list[Document], only: str | None = None) -> list[list[StepOutcome]]:
+        """Run every step (or ``only`` the named one) over the documents; one encoder pass per
+        window feeds all the steps.
 
         A step that raises fails alone, for the document it raised on: the others still run.
         """
-        encode_errors = self._encode(docs) if self.needs & {EMBEDDING, TOKENS} else {}
+        steps = [s for s in self.steps if only is None or s.name == only]
+        needs = frozenset().union(*(s.needs for s in steps)) if steps else frozenset()
+        encode_errors = self._encode(docs, TOKENS in needs) if needs & {EMBEDDING, TOKENS} else {}
         outcomes: list[list[StepOutcome]] = [[] for _ in docs]
-        for step in self.steps:
+        for step in steps:
             ready = [i for i, d in enumerate(docs) if not (step.needs and i in encode_errors)]
             for i in set(range(len(docs))) - set(ready):
                 outcomes[i].append(StepOutcome(step.name, error=encode_errors[i]))
@@ -53,10 +56,9 @@ class Pipeline:
                 outcomes[i].append(outcome)
         return outcomes
 
-    def _encode(self, docs: list[Document]) -> dict[int, str]:
+    def _encode(self, docs: list[Document], tokens: bool) -> dict[int, str]:
         """Set ``doc.encoded`` for each document; returns the errors of those that could not be."""
         texts = [d.text for d in docs]
-        tokens = TOKENS in self.needs
         try:
             for doc, enc in zip(docs, self.context.models.encoder.encode_documents(texts, tokens=tokens), strict=True):
                 doc.encoded = enc

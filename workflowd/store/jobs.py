@@ -5,6 +5,11 @@ document, before any work starts. A worker claims it (``running``, attempts + 1)
 finishes it in the transaction that stores the results. A process killed in between
 leaves a ``running`` job whose worker is dead: ``recover`` puts it back in the queue,
 and ``max_attempts`` bounds how often a file that kills its worker is tried again.
+
+Jobs of kind ``process`` extract a document and run its pipeline. Jobs of kind
+``repredict`` re-run one step (``step``) on a processed document's stored text after a new
+model was promoted; they come after every ``process`` job and never change the document's
+status: the document stays ``done`` with its earlier result until the new one replaces it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from pathlib import Path
 from .db import StoreDB, now_iso
 
 
+PROCESS = "process"
+REPREDICT = "repredict"
+
+
 class JobLost(Exception):
     """The job is no longer ours (re-queued by `stop` or recovered); its work must be dropped."""
 
@@ -33,6 +42,11 @@ class Job:
     attempts: int
     max_attempts: int
     worker: str
+    step: str | None = None  # the step a ``repredict`` job re-runs
+
+    @property
+    def repredict(self) -> bool:
+        return self.kind == REPREDICT
 
 
 def claim_token() -> str:
@@ -93,7 +107,7 @@ class Jobs:
                 return None
             sql += f" AND document_id IN ({', '.join('?' * len(ids))})"
             params.extend(ids)
-        sql += " ORDER BY run_after, id LIMIT 1"
+        sql += f" ORDER BY kind != '{PROCESS}', run_after, id LIMIT 1"
         me = claim_token()
         with self.db.transaction() as conn:
             row = self.db.query_one(sql, params)
@@ -104,10 +118,11 @@ class Jobs:
                 " WHERE id = ?",
                 (me, now_iso(), row["id"]),
             )
-            conn.execute(
-                "UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?",
-                (now_iso(), row["document_id"]),
-            )
+            if row["kind"] == PROCESS:
+                conn.execute(
+                    "UPDATE documents SET status = 'processing', updated_at = ? WHERE id = ?",
+                    (now_iso(), row["document_id"]),
+                )
         return Job(
             id=row["id"],
             document_id=row["document_id"],
@@ -116,6 +131,7 @@ class Jobs:
             attempts=row["attempts"] + 1,
             max_attempts=row["max_attempts"],
             worker=me,
+            step=row.get("step"),
         )
 
     def claim_batch(
@@ -176,6 +192,8 @@ class Jobs:
             )
             if cur.rowcount != 1:
                 raise JobLost(f"job {job.id} was taken back before it failed")
+            if job.repredict:  # the document keeps its status and its earlier result
+                return again
             conn.execute(
                 "UPDATE documents SET status = ?, error = ?, updated_at = ?,"
                 " processed_at = CASE WHEN ? THEN processed_at ELSE ? END WHERE id = ?",
@@ -191,7 +209,7 @@ class Jobs:
                 " WHERE id = ? AND status = 'running' AND worker = ?",
                 (job.id, job.worker),
             )
-            if cur.rowcount:
+            if cur.rowcount and not job.repredict:
                 conn.execute(
                     "UPDATE documents SET status = 'queued', updated_at = ? WHERE id = ?",
                     (now_iso(), job.document_id),
@@ -203,12 +221,17 @@ class Jobs:
         recovered = 0
         with self.db.transaction() as conn:
             rows = self.db.query(
-                "SELECT id, document_id, worker, attempts, max_attempts FROM jobs WHERE status = 'running'"
+                "SELECT id, document_id, kind, worker, attempts, max_attempts FROM jobs WHERE status = 'running'"
             )
             for row in rows:
                 if worker_alive(row["worker"]):
                     continue
-                if row["attempts"] >= row["max_attempts"]:
+                if row["kind"] != PROCESS:
+                    conn.execute(
+                        "UPDATE jobs SET status = ?, worker = NULL, run_after = 0 WHERE id = ?",
+                        ("pending" if row["attempts"] < row["max_attempts"] else "failed", row["id"]),
+                    )
+                elif row["attempts"] >= row["max_attempts"]:
                     # The file took its worker down every time: stop trying.
                     error = f"the worker process died while processing this document ({row['attempts']} tries)"
                     conn.execute(
@@ -232,6 +255,26 @@ class Jobs:
                     )
                 recovered += 1
         return recovered
+
+    def queue_repredict(self, step: str, *, limit: int, max_attempts: int = 3) -> int:
+        """Queue ``step`` to be re-run on the newest ``limit`` processed documents not yet reviewed
+        for it (no correction in force) that have a result of it and no job waiting; returns how
+        many. Call it inside the transaction that promotes the step's new model."""
+        now = now_iso()
+        cur = self.db.conn.execute(
+            "INSERT INTO jobs (document_id, kind, step, pipeline, status, attempts, max_attempts, run_after,"
+            " created_at) SELECT d.id, ?, ?, j.pipeline, 'pending', 0, ?, 0, ?"
+            " FROM documents d JOIN step_results r ON r.document_id = d.id AND r.step = ?"
+            " JOIN jobs j ON j.id = (SELECT max(id) FROM jobs WHERE document_id = d.id AND kind = ?)"
+            " WHERE d.status = 'done' AND d.text IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.task = ? AND c.undone_at IS NULL"
+            "                 AND (c.document_id = d.id OR c.sha256 = d.sha256))"
+            " AND NOT EXISTS (SELECT 1 FROM jobs w WHERE w.document_id = d.id AND w.status IN ('pending', 'running')"
+            "                 AND (w.kind = ? OR w.step = ?))"
+            " ORDER BY d.id DESC LIMIT ?",
+            (REPREDICT, step, max_attempts, now, step, PROCESS, step, PROCESS, step, limit),
+        )
+        return cur.rowcount
 
     def claim_possible(self, document_ids: Iterable[int]) -> bool:
         """Whether any job of these documents is pending (whenever it is due)."""

@@ -61,7 +61,7 @@ def _m001_initial(db: Database) -> None:
         {
             "id": int,
             "document_id": int,
-            "kind": str,  # process
+            "kind": str,  # process (| repredict, from migration 5)
             "pipeline": str,
             "status": str,  # pending | running | done | failed
             "attempts": int,
@@ -227,6 +227,17 @@ def _m004_corrections(db: Database) -> None:
     db.execute("CREATE INDEX idx_corrections_sha256 ON corrections (sha256)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_m001_initial, _m002_embeddings, _m003_mail, _m004_corrections]
+def _m005_repredict_jobs(db: Database) -> None:
+    """Jobs that re-run one step on a document's stored text after a new model is promoted."""
+    db.execute("ALTER TABLE jobs ADD COLUMN step TEXT")  # the step a ``repredict`` job re-runs
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _m001_initial,
+    _m002_embeddings,
+    _m003_mail,
+    _m004_corrections,
+    _m005_repredict_jobs,
+]
 
 SCHEMA_VERSION = len(MIGRATIONS)
