@@ -38,7 +38,7 @@ def main() -> int:
     from workflowd.models import classifier as clf_mod
     from workflowd.models.provider import ModelProvider
     from workflowd.store import Store
-    from workflowd.training.retrain import retrain_classify
+    from workflowd.training.retrain import retrain
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-label", type=int, default=40)
@@ -90,10 +90,10 @@ def main() -> int:
     zs._encoder = provider.encoder
     results["zero-shot"] = accuracy(classifier_in_use(settings(OLD + NEW), zs))
     teach(OLD)
-    r1 = retrain_classify(settings(OLD), margin=args.margin)
+    r1 = retrain(settings(OLD), "classify")
     results["v1"] = {"promoted": r1.promoted, "reason": r1.reason, **trained(r1), "comparison": r1.comparison}
     teach(NEW)
-    r2 = retrain_classify(settings(OLD + NEW), margin=args.margin)
+    r2 = retrain(settings(OLD + NEW), "classify")
     results["v2"] = {"promoted": r2.promoted, "reason": r2.reason, **trained(r2), "comparison": r2.comparison}
     drop = results["v1"]["old_labels"] - results["v2"]["old_labels"]
     print(

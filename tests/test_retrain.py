@@ -35,9 +35,17 @@ def _teach(env: Env, folder: Path, texts: dict[str, list[str]]) -> None:
     assert env.json("corrections", "import", str(folder / "teaching.jsonl"))["added"] == len(rows)
 
 
+# v1's held-out corrections are two documents: too few for the sign test to tell anything
+# (training.gate), so this test asks for the strict gate, where any drop rejects.
+STRICT = """
+[training]
+significance = 1.0
+"""
+
+
 @pytest.fixture
 def env(wf_env: Env) -> Env:
-    wf_env.write_config(base_config(wf_env.data_dir, wf_env.inbox) + LABELS)
+    wf_env.write_config(base_config(wf_env.data_dir, wf_env.inbox) + LABELS + STRICT)
     return wf_env
 
 
@@ -49,16 +57,16 @@ def test_retrain_promotes_then_rejects_contradictory_corrections(env: Env, tmp_p
     first = env.json("train", "--task", "classify")
     assert first["version"] == "v1" and first["promoted"] and first["status"] == "promoted"
     comparison = first["meta"]["comparison"]
-    assert comparison["current_version"] == "zero-shot" and comparison["held_out"]["candidate"]["n"] >= 2
-    assert comparison["held_out"]["candidate"]["accuracy"] >= comparison["held_out"]["current"]["accuracy"]
+    assert comparison["current_version"] == "zero-shot" and comparison["held_out"]["n"] >= 2
+    assert comparison["held_out"]["candidate"] >= comparison["held_out"]["current"]
     assert first["meta"]["data"]["corrections"] == 18
 
     _teach(env, tmp_path / "b", WRONG)
     second = env.json("train", "--task", "classify")
     assert second["version"] == "v2" and not second["promoted"] and second["status"] == "rejected"
-    assert "worse on the previous validation data" in second["reason"]
+    assert "worse on the corrections the model in use was validated on" in second["reason"]
     prev = second["meta"]["comparison"]["previous_validation"]
-    assert prev["current"]["accuracy"] > prev["candidate"]["accuracy"]
+    assert prev["current"] > prev["candidate"] and prev["worse"] and prev["losses"] > prev["wins"]
     versions = {v["version"]: v["status"] for v in env.json("models", "list")}
     assert versions == {"v1": "promoted", "v2": "rejected"}
     human = env.run("models", "list").stdout

@@ -198,12 +198,41 @@ class TrainingSettings(_Section):
         description="a retrained model is promoted only if its accuracy is at most this much below the "
         "current model's, on held-out corrections and on the current model's validation data",
     )
+    significance: float = Field(
+        0.1, gt=0.0, le=1.0,
+        description="a drop beyond the margin rejects the new model only if a sign test on the examples "
+        "where the two models differ says so at this level (small sets are noisy); 1: any drop rejects",
+    )
+    replay: int = Field(
+        1000, ge=0,
+        description="examples of what the model in use knew, replayed beside the corrections in each retrain",
+    )
+    replay_data: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per task, the files of its original training data to replay a sample of (else, for "
+        "entities, sentiment and summarize, the model in use's answers on uncorrected documents)",
+    )
+    validation_data: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per task, files of validation data both models are scored on before a promotion",
+    )
     repredict: int = Field(
         5000, ge=0,
         description="when a new model is put in use, re-run its step on up to this many of the newest "
         "documents not yet reviewed for it; 0: never",
     )
 
+
+    @field_validator("replay_data", "validation_data", mode="before")
+    @classmethod
+    def _task_files(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        tasks = ("classify", "entities", "summarize", "sentiment")
+        unknown = sorted(set(v) - set(tasks))
+        if unknown:
+            raise ValueError(f"unknown task {unknown[0]!r}; tasks: {', '.join(tasks)}")
+        return {k: [files] if isinstance(files, str) else files for k, files in v.items()}
 
     @field_validator("schedule")
     @classmethod

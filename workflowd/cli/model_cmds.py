@@ -19,13 +19,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p = sub.add_parser(
         "train",
         parents=[common],
-        help="train a task's model from labelled data",
+        help="train a task's model from labelled data, or retrain it from your corrections",
         description='Train a model from labelled data: JSONL {"text", "label"} lines for classify; '
         "a CoNLL file for entities (with --valid FILE to choose the epoch); JSONL or TSV "
         "(sentence/text and label columns; labels negative/neutral/positive or 0/1) for "
         'sentiment, --data given once per file; {"text", "summary"} lines for summarize. '
         "It is measured on a held-out part, registered as a new version and promoted (unless --no-promote). "
-        "A running daemon uses a promoted version from its next batch on.",
+        "A running daemon uses a promoted version from its next batch on. Without --data, the task is "
+        "retrained from your corrections with a replay of what the model in use knew, and promoted only "
+        "if it is not worse than the model in use on held-out corrections and validation data.",
     )
     p.add_argument("--task", choices=TASKS, default="classify")
     p.add_argument(
@@ -34,7 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         metavar="FILE",
         action="append",
         help="labelled examples (sentiment: repeat for several files). Without it, classify "
-        "retrains from your corrections and is promoted only if it measures no worse",
+        "retrains the task from your corrections, with a replay of what the model in use knew, and "
+        "promotes it only if it measures no worse",
     )
     p.add_argument(
         "--valid",
@@ -129,28 +132,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_share=0.2 if args.val_share is None else args.val_share,
         seed=args.seed,
     )
-    columns = [
-        TextColumn("epoch {task.completed}/{task.total}"),
-        BarColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=console, transient=False, disable=args.json) as bar:
-        task_id = bar.add_task("loading the encoder", total=None)
-        if args.task == "summarize":  # no epochs: one fit of the salience head
-            bar.columns = (TextColumn("{task.description}"), TimeElapsedColumn())
-            bar.update(task_id, description="encoding the documents and fitting the salience head")
-
-        val_name = {"entities": "val F1", "sentiment": "val accuracy"}.get(args.task, "val macro-F1")
-
-        def progress(r: Any) -> None:
-            val = "" if r.val_loss is None else f"  val loss {r.val_loss:.4f}"
-            if r.val_macro_f1 is not None:
-                val += f"  {val_name} {r.val_macro_f1:.4f}"
-            bar.update(
-                task_id, total=r.epochs, completed=r.epoch, description=f"loss {r.train_loss:.4f}{val}"
-            )
-
+    description = "loading the encoder"
+    if args.task == "summarize":
+        description = "encoding the documents and fitting the salience head"
+    with EpochBar(args, description) as progress:
         version, outcome = train_from_file(
             settings,
             args.task,
@@ -228,31 +213,11 @@ def _print_train_result(args: argparse.Namespace, version: Any, outcome: Any) ->
 
 
 def _retrain(args: argparse.Namespace, settings: Any) -> int:
-    from ..errors import WorkflowdError
-    from ..training.classify import ClassifyParams
-    from ..training.retrain import retrain_classify
+    from ..training.retrain import retrain
 
-    if args.task != "classify":
-        raise WorkflowdError(
-            f"train --task {args.task} needs --data FILE (retraining from corrections "
-            "covers classify for now)"
-        )
-    params = ClassifyParams(
-        method=args.method,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        dropout=args.dropout,
-        seed=args.seed,
-    )
-    with (
-        console.status("retraining classify from your corrections", spinner="dots")
-        if not args.json
-        else _nothing()
-    ):
-        result = retrain_classify(
-            settings, margin=settings.training.margin, promote=not args.no_promote, params=params
+    with EpochBar(args, f"retraining {args.task} from your corrections") as progress:
+        result = retrain(
+            settings, args.task, promote=not args.no_promote, params=_retrain_params(args), progress=progress
         )
     if args.json:
         print_json({**result.version.public(), "promoted": result.promoted, "reason": result.reason})
@@ -260,19 +225,92 @@ def _retrain(args: argparse.Namespace, settings: Any) -> int:
     v = result.version
     state = "promoted" if result.promoted else f"{v.status}: {result.reason}"
     console.print(
-        f"classify {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False
+        f"{args.task} {v.version} from {v.meta['data']['corrections']} corrections: {state}", markup=False
     )
-    print_requeued("classify", v.requeued)
-    for part in ("held_out", "previous_validation"):
-        c = result.comparison[part]
-        if c["candidate"] and c["current"]:
+    comparison = result.comparison
+    for part, label in (
+        ("held_out", "held-out corrections"),
+        ("previous_validation", "previous validation corrections"),
+        ("validation_data", "validation data"),
+    ):
+        c = comparison.get(part)
+        if c:
             console.print(
-                f"  {part.replace('_', ' ')} (n={c['candidate']['n']}): accuracy "
-                f"{c['candidate']['accuracy']:.3f} against {c['current']['accuracy']:.3f} "
-                f"({result.comparison['current_version']})",
+                f"  {label} (n={c['n']}): {comparison['score']} {c['candidate']:.3f} against "
+                f"{c['current']:.3f} ({comparison['current_version']}); better on {c['wins']}, "
+                f"worse on {c['losses']}",
                 markup=False,
             )
+    print_requeued(args.task, v.requeued)
     return 0
+
+
+def _retrain_params(args: argparse.Namespace) -> Any:
+    """The task's retraining parameters, with what the command line overrides."""
+    if args.task == "classify":
+        from ..training.classify import ClassifyParams
+
+        return ClassifyParams(
+            method=args.method,
+            epochs=args.epochs,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            weight_decay=args.weight_decay,
+            dropout=args.dropout,
+            seed=args.seed,
+        )
+    if args.task == "summarize":
+        return None
+    if args.task == "entities":
+        from ..training.retrain.entities import retrain_params
+    else:
+        from ..training.retrain.sentiment import retrain_params
+    params = retrain_params()
+    params.seed = args.seed
+    for name in ("epochs", "lr", "batch_size"):
+        if getattr(args, name) is not None:
+            setattr(params, name, getattr(args, name))
+    return params
+
+
+class EpochBar:
+    """A rich progress bar with the loss and validation metric of each epoch (none with --json)."""
+
+    NAMES = {"entities": "val F1", "sentiment": "val accuracy"}
+
+    def __init__(self, args: argparse.Namespace, description: str):
+        self.args, self.description = args, description
+        columns = [
+            TextColumn("epoch {task.completed}/{task.total}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+        ]
+        self.bar = Progress(*columns, console=console, transient=False, disable=args.json)
+
+    def __enter__(self) -> Any:
+        self.bar.__enter__()
+        self.task_id = self.bar.add_task(self.description, total=None)
+        if self.args.task == "summarize":  # no epochs: one fit of the salience head
+            self.bar.columns = (TextColumn("{task.description}"), TimeElapsedColumn())
+        val_name = self.NAMES.get(self.args.task, "val macro-F1")
+
+        def progress(r: Any) -> None:
+            val = "" if r.val_loss is None else f"  val loss {r.val_loss:.4f}"
+            if r.val_macro_f1 is not None:
+                val += f"  {val_name} {r.val_macro_f1:.4f}"
+            self.bar.update(
+                self.task_id, total=r.epochs, completed=r.epoch, description=f"loss {r.train_loss:.4f}{val}"
+            )
+            if self.args.json:
+                return
+            console.log(f"epoch {r.epoch}/{r.epochs}: loss {r.train_loss:.4f}{val} ({r.seconds:.0f} s)",
+                        markup=False)
+
+        return progress
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
 
 
 def _nothing() -> Any:

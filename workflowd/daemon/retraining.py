@@ -1,11 +1,11 @@
 """Retraining from corrections, run by the daemon: on a cron schedule (apscheduler) and as soon
-as ``training.min_new_corrections`` new corrections have arrived.
+as ``training.min_new_corrections`` new corrections of a task have arrived.
 
-Training runs as a child process (``workflowd train --task classify --json``) at low CPU
-priority, so the worker keeps processing documents; only one runs at a time. The registry
-changes only when the child promotes its model, in one transaction at its very end: a child
-that crashes or is killed leaves the model in use as it was. The corrections count is read
-at the daemon's rescans, so an idle daemon does not wake up for it.
+Training runs as a child process (``workflowd train --task T --json``) at low CPU priority,
+so the worker keeps processing documents; only one runs at a time, and the tasks due wait
+their turn. The registry changes only when the child promotes its model, in one transaction
+at its very end: a child that crashes or is killed leaves the model in use as it was. The
+corrections are counted at the daemon's rescans, so an idle daemon does not wake up for them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ..config import Settings
 from ..store import Store
 
 log = logging.getLogger("workflowd.training")
-TASK = "classify"
+TASKS = ("classify", "entities", "summarize", "sentiment")
+MIN_CORRECTIONS = 6  # fewer cannot be split into training and held-out examples
 
 
 class Retraining:
@@ -36,8 +37,11 @@ class Retraining:
         self.on_done = on_done
         self._lock = threading.Lock()
         self.child: subprocess.Popen | None = None
+        self.child_task: str | None = None
+        self._waiting: list[tuple[str, str]] = []  # (task, why) due while another one trained
         self._scheduler: Any = None
-        self._last_attempt: tuple[int, str | None] | None = None  # (corrections in force, newest id) tried
+        self._store: Store | None = None  # the scheduler thread's own connection
+        self._last_attempt: dict[str, tuple[int, str | None]] = {}  # task: (in force, newest) tried
 
     def start(self) -> None:
         schedule = self.settings.training.schedule
@@ -48,9 +52,8 @@ class Retraining:
 
         self._scheduler = BackgroundScheduler(daemon=True)
         self._scheduler.add_job(
-            self.trigger,
+            self._scheduled,
             CronTrigger.from_crontab(schedule),
-            args=["the schedule"],
             id="retrain",
             coalesce=True,
             max_instances=1,
@@ -62,7 +65,7 @@ class Retraining:
             "retraining from corrections: on schedule %r (next %s)%s",
             schedule,
             job.next_run_time,
-            f", and after {self.settings.training.min_new_corrections} new corrections"
+            f", and after {self.settings.training.min_new_corrections} new corrections of a task"
             if self.settings.training.min_new_corrections
             else "",
         )
@@ -72,7 +75,7 @@ class Retraining:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         with self._lock:
-            child = self.child
+            child, self._waiting = self.child, []
         if child is not None and child.poll() is None:
             log.info("stopping the training process %d; the model in use stays", child.pid)
             child.terminate()
@@ -82,30 +85,54 @@ class Retraining:
         with self._lock:
             return self.child is not None and self.child.poll() is None
 
-    def check(self, store: Store) -> None:
-        """At a rescan: retrain when enough corrections arrived since the newest trained version."""
-        need = self.settings.training.min_new_corrections
-        if not need or self.running:
-            return
-        newest = store.scalar("SELECT max(created_at) FROM model_versions WHERE task = ?", (TASK,))
-        new = store.corrections.count_since(TASK, newest)
-        state = (
-            int(
-                store.scalar("SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL", (TASK,))
-            ),
-            store.scalar("SELECT max(created_at) FROM corrections WHERE task = ?", (TASK,)),
+    @staticmethod
+    def _counts(store: Store, task: str) -> tuple[int, int, tuple[int, str | None]]:
+        """New corrections since the task's newest trained version, those in force, and a
+        fingerprint of the corrections (to not try the same set twice)."""
+        newest = store.scalar("SELECT max(created_at) FROM model_versions WHERE task = ?", (task,))
+        new = store.corrections.count_since(task, newest)
+        in_force = int(
+            store.scalar("SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL", (task,))
         )
-        if new >= need and state != self._last_attempt:
-            self._last_attempt = state
-            self.trigger(f"{new} new corrections")
+        latest = store.scalar("SELECT max(created_at) FROM corrections WHERE task = ?", (task,))
+        return new, in_force, (in_force, latest)
 
-    def trigger(self, why: str) -> bool:
-        """Start a training process unless one is running; returns whether one was started."""
+    def check(self, store: Store) -> None:
+        """At a rescan: retrain each task that got enough corrections since its newest version."""
+        need = self.settings.training.min_new_corrections
+        if not need:
+            return
+        for task in TASKS:
+            new, _in_force, state = self._counts(store, task)
+            if new >= need and state != self._last_attempt.get(task):
+                self._last_attempt[task] = state
+                self.trigger(task, f"{new} new corrections")
+
+    def _scheduled(self) -> None:
+        """On schedule: every task with new corrections since its newest version (and enough)."""
+        if self._store is None:
+            self._store = Store(self.settings.db_path)
+        due = 0
+        for task in TASKS:
+            new, in_force, _state = self._counts(self._store, task)
+            if new and in_force >= MIN_CORRECTIONS:
+                due += 1
+                self.trigger(task, "the schedule")
+        if not due:
+            log.info("scheduled retraining: no task has new corrections")
+
+    def trigger(self, task: str, why: str) -> bool:
+        """Start a training process for ``task``, or queue it behind the one running; returns
+        whether one was started now."""
         with self._lock:
             if self.child is not None and self.child.poll() is None:
-                log.info("retraining (%s) skipped: training process %d is still running", why, self.child.pid)
+                if task != self.child_task and task not in [t for t, _ in self._waiting]:
+                    self._waiting.append((task, why))
+                    log.info(
+                        "retraining %s (%s) waits for the training process %d", task, why, self.child.pid
+                    )
                 return False
-            cmd = [sys.executable, "-m", "workflowd", "train", "--task", TASK, "--json"]
+            cmd = [sys.executable, "-m", "workflowd", "train", "--task", task, "--json"]
             if self.config_arg:
                 cmd += ["--config", self.config_arg]
             nice = self.settings.training.nice
@@ -123,24 +150,28 @@ class Retraining:
                 )
             finally:
                 err.close()
-            child = self.child
-        log.info("retraining %s (%s): training process %d started at nice %d", TASK, why, child.pid, nice)
-        threading.Thread(target=self._wait, args=(child,), name="retrain-wait", daemon=True).start()
+            child, self.child_task = self.child, task
+        log.info("retraining %s (%s): training process %d started at nice %d", task, why, child.pid, nice)
+        threading.Thread(target=self._wait, args=(child, task), name="retrain-wait", daemon=True).start()
         return True
 
-    def _wait(self, child: subprocess.Popen) -> None:
+    def _wait(self, child: subprocess.Popen, task: str) -> None:
         out, _ = child.communicate()
         try:
-            self._report(child, out)
+            self._report(child, task, out)
         finally:
             if self.on_done is not None:
                 self.on_done()
+            with self._lock:
+                following = self._waiting.pop(0) if self._waiting else None
+            if following is not None:
+                self.trigger(*following)
 
-    def _report(self, child: subprocess.Popen, out: bytes) -> None:
+    def _report(self, child: subprocess.Popen, task: str, out: bytes) -> None:
         if child.returncode != 0:
             log.warning(
                 "retraining %s failed (exit %s); the model in use is unchanged (see %s)",
-                TASK,
+                task,
                 child.returncode,
                 self.settings.log_path.parent / "training.log",
             )
@@ -148,11 +179,11 @@ class Retraining:
         try:
             result = json.loads(out or b"{}")
         except json.JSONDecodeError:
-            log.warning("retraining %s gave no result; the model in use is unchanged", TASK)
+            log.warning("retraining %s gave no result; the model in use is unchanged", task)
             return
         if result.get("promoted"):
-            log.info("retraining %s: %s promoted (%s)", TASK, result.get("version"), result.get("reason"))
+            log.info("retraining %s: %s promoted (%s)", task, result.get("version"), result.get("reason"))
             if result.get("requeued"):
-                log.info("re-running %s on %d document(s) not yet reviewed", TASK, result["requeued"])
+                log.info("re-running %s on %d document(s) not yet reviewed", task, result["requeued"])
         else:
-            log.info("retraining %s: %s not promoted: %s", TASK, result.get("version"), result.get("reason"))
+            log.info("retraining %s: %s not promoted: %s", task, result.get("version"), result.get("reason"))

@@ -39,10 +39,12 @@ class SentimentData:
     labels: list[str]
     sha256: str
     source: str
+    three_way: bool = False  # neutral is a possible answer even if no example has it (corrections)
 
     @property
     def binary(self) -> bool:
-        return "neutral" not in self.labels
+        """Only negative or positive could be said (e.g. SST-2): neutral is not learnt from it."""
+        return not self.three_way and "neutral" not in self.labels
 
     def __len__(self) -> int:
         return len(self.texts)

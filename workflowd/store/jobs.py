@@ -269,8 +269,8 @@ class Jobs:
             " WHERE d.status = 'done' AND d.text IS NOT NULL"
             " AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.task = ? AND c.undone_at IS NULL"
             "                 AND (c.document_id = d.id OR c.sha256 = d.sha256))"
-            " AND NOT EXISTS (SELECT 1 FROM jobs w WHERE w.document_id = d.id AND w.status IN ('pending', 'running')"
-            "                 AND (w.kind = ? OR w.step = ?))"
+            " AND NOT EXISTS (SELECT 1 FROM jobs w WHERE w.document_id = d.id"
+            "                 AND w.status IN ('pending', 'running') AND (w.kind = ? OR w.step = ?))"
             " ORDER BY d.id DESC LIMIT ?",
             (REPREDICT, step, max_attempts, now, step, PROCESS, step, PROCESS, step, limit),
         )

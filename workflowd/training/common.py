@@ -63,6 +63,39 @@ class EarlyStopping:
         return self.bad > self.patience
 
 
+class BestEpoch:
+    """Keeps the trainable weights of the epoch with the best validation score, and puts them
+    back at the end (fine-tuned models: only the parameters that train are copied)."""
+
+    def __init__(self, model: torch.nn.Module, head: torch.nn.Module, patience: int):
+        self.model, self.head, self.patience = model, head, patience
+        self.best, self.epoch, self.bad = float("-inf"), 0, 0
+        self._state: dict[str, Any] | None = None
+
+    def update(self, epoch: int, score: float | None) -> bool:
+        """Record an epoch's score (None: no validation); returns True when training should stop."""
+        if score is None:
+            return False
+        if score > self.best:
+            self.best, self.epoch, self.bad = score, epoch, 0
+            self._state = {
+                "model": {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad},
+                "head": copy.deepcopy(self.head.state_dict()),
+            }
+            return False
+        self.bad += 1
+        return self.bad > self.patience
+
+    def restore(self) -> None:
+        if self._state is None:
+            return
+        named = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for n, value in self._state["model"].items():
+                named[n].copy_(value)
+        self.head.load_state_dict(self._state["head"])
+
+
 def macro_f1(y: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
     """Macro-F1 over the labels that occur (in truth or prediction); fast, for per-epoch reports."""
     f1s = []

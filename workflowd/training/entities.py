@@ -8,23 +8,25 @@ spans), decoded exactly as the step decodes a document.
 from __future__ import annotations
 
 import bisect
-import copy
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..models.encoder import Encoder
+from ..errors import ModelError
+from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
-from .common import EpochReport, Progress
-from .finetune import tunable_copy
+from .common import BestEpoch, EpochReport, Progress
+from .finetune import load_head_state, resume_adapter, tunable_copy
 
 IGNORE = -100
 
@@ -56,33 +58,70 @@ class PreparedDoc:
 def prepare(
     encoder: Encoder, docs: Sequence[ConllDoc], tags: Sequence[str], *, shapes: bool = True
 ) -> list[PreparedDoc]:
-    index = {t: i for i, t in enumerate(tags)}
     out = []
     for doc in docs:
         text, spans = doc.text_and_spans()
-        wins = windows(encoder, text, max_chunks=None)
-        if not shapes:
-            for w in wins:
-                w.shapes = np.zeros_like(w.shapes)
-        flat_spans = [s for row in spans for s in row]
-        flat_tags = [t for row in doc.tags for t in row]
-        starts = [s[0] for s in flat_spans]
-        labels = []
-        for w in wins:
-            y = np.full(len(w.chunk.offsets), IGNORE, dtype=np.int64)
-            for i, (a, b) in enumerate(w.chunk.offsets):
-                if a == b:
-                    continue
-                k = bisect.bisect_right(starts, a) - 1
-                if k < 0 or a >= flat_spans[k][1]:
-                    continue
-                tag = flat_tags[k]
-                if a != flat_spans[k][0] and tag.startswith("B-"):
-                    tag = "I-" + tag[2:]
-                y[i] = index.get(tag, 0)
-            labels.append(y)
-        out.append(PreparedDoc(text, spans, doc.tags, wins, labels))
+        out.append(_label(encoder, text, spans, doc.tags, tags, shapes=shapes, max_chunks=None))
     return out
+
+
+WORD = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]")
+
+
+def prepare_spans(
+    encoder: Encoder,
+    items: Sequence[tuple[str, Sequence[Span]]],
+    tags: Sequence[str],
+    *,
+    shapes: bool = True,
+    max_chunks: int | None = MAX_TOKEN_CHUNKS,
+) -> list[PreparedDoc]:
+    """Documents with their entities as character spans (corrections, pseudo-labels): words are
+    cut from the text, and a word takes the type of the span it starts in."""
+    out = []
+    for text, spans in items:
+        words = [[m.span() for m in WORD.finditer(text)]]
+        ordered = sorted(spans, key=lambda sp: sp.start)
+        out.append(_label(encoder, text, words, word_tags(ordered, words), tags, shapes=shapes,
+                          max_chunks=max_chunks))
+    return out
+
+
+def _label(
+    encoder: Encoder,
+    text: str,
+    spans: list[list[tuple[int, int]]],
+    word_tags_: list[list[str]],
+    tags: Sequence[str],
+    *,
+    shapes: bool,
+    max_chunks: int | None,
+) -> PreparedDoc:
+    """The document's windows, each token labelled with its word's tag (B- only on a word's
+    first piece)."""
+    index = {t: i for i, t in enumerate(tags)}
+    wins = windows(encoder, text, max_chunks=max_chunks)
+    if not shapes:
+        for w in wins:
+            w.shapes = np.zeros_like(w.shapes)
+    flat_spans = [s for row in spans for s in row]
+    flat_tags = [t for row in word_tags_ for t in row]
+    starts = [s[0] for s in flat_spans]
+    labels = []
+    for w in wins:
+        y = np.full(len(w.chunk.offsets), IGNORE, dtype=np.int64)
+        for i, (a, b) in enumerate(w.chunk.offsets):
+            if a == b:
+                continue
+            k = bisect.bisect_right(starts, a) - 1
+            if k < 0 or a >= flat_spans[k][1]:
+                continue
+            tag = flat_tags[k]
+            if a != flat_spans[k][0] and tag.startswith("B-"):
+                tag = "I-" + tag[2:]
+            y[i] = index.get(tag, 0)
+        labels.append(y)
+    return PreparedDoc(text, spans, word_tags_, wins, labels)
 
 
 def word_tags(spans: Sequence[Span], word_spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
@@ -155,14 +194,39 @@ def train_tagger(
     report: Progress | None = None,
 ) -> TaggerOutcome:
     params = params or EntityParams()
-    torch.manual_seed(params.seed)
     tags = tag_names(TYPES)
     t_start = time.perf_counter()
     train = prepare(encoder, train_docs, tags, shapes=params.shapes)
     val = prepare(encoder, val_docs, tags, shapes=params.shapes)
+    outcome = train_prepared(encoder, train, val, params, report)
+    outcome.meta["train_seconds"] = round(time.perf_counter() - t_start, 1)
+    return outcome
+
+
+def train_prepared(
+    encoder: Encoder,
+    train: Sequence[PreparedDoc],
+    val: Sequence[PreparedDoc],
+    params: EntityParams | None = None,
+    report: Progress | None = None,
+    init: Path | None = None,
+) -> TaggerOutcome:
+    """Train on labelled windows; the epoch kept is the best on ``val`` (the last without it).
+    ``init``: a saved tagger's folder to go on from (its adapter and head)."""
+    params = params or EntityParams()
+    torch.manual_seed(params.seed)
+    tags = tag_names(TYPES)
+    t_start = time.perf_counter()
     items = [(w, y) for d in train for w, y in zip(d.windows, d.labels, strict=True)]
-    model = tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha)
+    if not items:
+        raise ModelError("nothing to train the entity tagger on (no text in the training documents)")
+    # the adapter, then the head: the order of their random initialisation is that of the
+    # shipped artifact's training run, which the same command reproduces bit for bit
+    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
+             else resume_adapter(encoder, init / "adapter"))
     head = TaggerHead(encoder.dim, len(tags)).to(encoder.device)
+    if init is not None:
+        load_head_state(head, init / "head.safetensors")
     tagger = Tagger(encoder, model, head, tags)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
@@ -175,7 +239,7 @@ def train_tagger(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
     g = torch.Generator().manual_seed(params.seed)
-    best_f1, best_state, best_epoch, bad = -1.0, None, 0, 0
+    best = BestEpoch(model, head, params.patience)
     history = []
     for epoch in range(1, params.epochs + 1):
         t0 = time.perf_counter()
@@ -210,34 +274,21 @@ def train_tagger(
             report(
                 EpochReport(epoch, params.epochs, total / max(1, count), None, f1, time.perf_counter() - t0)
             )
-        if f1 is None:
-            continue
-        if f1 > best_f1:
-            best_f1, best_epoch, bad = f1, epoch, 0
-            best_state = {
-                "model": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
-                "head": copy.deepcopy(head.state_dict()),
-            }
-        else:
-            bad += 1
-            if bad > params.patience:
-                break
-    if best_state is not None:
-        named = dict(model.named_parameters())
-        with torch.no_grad():
-            for n, value in best_state["model"].items():
-                named[n].copy_(value)
-        head.load_state_dict(best_state["head"])
+        if best.update(epoch, f1):
+            break
+    best.restore()
     model.eval()
     final = evaluate_docs(tagger, val) if val else {}
     meta = {
         "method": "lora",
         "types": list(TYPES),
         "params": params.__dict__,
-        "best_epoch": best_epoch,
-        "train_documents": len(train_docs),
+        "best_epoch": best.epoch,
+        "continued_from": str(init) if init else None,
+        "train_documents": len(train),
         "train_windows": len(items),
-        "val_documents": len(val_docs),
+        "val_documents": len(val),
         "train_seconds": round(time.perf_counter() - t_start, 1),
+        "history": history,
     }
     return TaggerOutcome(tagger, model, final, meta, history)

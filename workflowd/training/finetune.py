@@ -6,6 +6,7 @@ import copy
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,6 +28,27 @@ def tunable_copy(encoder: Encoder, method: str, r: int, alpha: int) -> torch.nn.
 
         model = get_peft_model(model, LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.1, target_modules=LORA_TARGETS))
     return model.to(encoder.device)
+
+
+def resume_adapter(encoder: Encoder, folder: Path) -> torch.nn.Module:
+    """A copy of the shared encoder with a saved LoRA adapter, trainable: to go on training a
+    model from where it stands (continual learning) instead of starting again."""
+    from peft import PeftModel
+
+    from ..errors import ModelError
+
+    try:
+        model = PeftModel.from_pretrained(copy.deepcopy(encoder.model), str(folder), is_trainable=True)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load the adapter in {folder} to train it further: {exc}") from None
+    return model.to(encoder.device)
+
+
+def load_head_state(module: torch.nn.Module, path: Path) -> None:
+    """Load a head saved with safetensors (``head.safetensors``) into ``module``."""
+    from safetensors.torch import load_file
+
+    module.load_state_dict(load_file(str(path)))
 
 
 def embed(model: torch.nn.Module, encoder: Encoder, docs: Sequence[Sequence[Chunk]], batch_docs: int) -> torch.Tensor:

@@ -11,11 +11,11 @@ accuracy over the files.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +25,9 @@ from torch.nn import functional as F
 from ..models.encoder import Encoder
 from ..sentiment.data import LABELS, SentimentData
 from ..sentiment.model import SentimentHead, SentimentModel, chunk_logits, sentence_chunks
-from .common import EpochReport, Progress
+from .common import BestEpoch, EpochReport, Progress
 from .data import stratified_split
-from .finetune import tunable_copy
+from .finetune import load_head_state, resume_adapter, tunable_copy
 from .metrics import classification_metrics
 
 
@@ -72,7 +72,7 @@ class SentimentOutcome:
 
 def _subset(data: SentimentData, idx: Sequence[int]) -> SentimentData:
     return SentimentData(
-        [data.texts[i] for i in idx], [data.labels[i] for i in idx], data.sha256, data.source
+        [data.texts[i] for i in idx], [data.labels[i] for i in idx], data.sha256, data.source, data.three_way
     )
 
 
@@ -93,7 +93,9 @@ def train_sentiment(
     sources: Sequence[SentimentData],
     params: SentimentParams | None = None,
     report: Progress | None = None,
+    init: Path | None = None,
 ) -> SentimentOutcome:
+    """Train on ``sources`` together; ``init``: a saved model's folder to go on from."""
     params = params or SentimentParams()
     torch.manual_seed(params.seed)
     g = np.random.default_rng(params.seed)
@@ -117,8 +119,12 @@ def train_sentiment(
     neutral_mask = torch.zeros((len(texts), len(LABELS)))
     neutral_mask[torch.tensor(binary), LABELS.index("neutral")] = -1e4
 
-    model = tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha)
+    # the adapter, then the head (the order of random initialisation the shipped artifact has)
+    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
+             else resume_adapter(encoder, init / "adapter"))  # go on from a saved model
     head = SentimentHead(encoder.dim).to(encoder.device)
+    if init is not None:
+        load_head_state(head, init / "head.safetensors")
     wrapped = SentimentModel(encoder, model, head)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(
@@ -135,7 +141,8 @@ def train_sentiment(
         per = {v.source: sentiment_metrics(wrapped, v) for v in vals if v is not None}
         return (float(np.mean([m["accuracy"] for m in per.values()])) if per else None), per
 
-    best, best_state, best_epoch, bad, history = -1.0, None, 0, 0, []
+    best = BestEpoch(model, head, params.patience)
+    history = []
     for epoch in range(1, params.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -165,24 +172,10 @@ def train_sentiment(
             report(
                 EpochReport(epoch, params.epochs, total / len(texts), None, score, time.perf_counter() - t0)
             )
-        if score is None:
-            continue
-        if score > best:
-            best, best_epoch, bad = score, epoch, 0
-            best_state = {
-                "model": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
-                "head": copy.deepcopy(head.state_dict()),
-            }
-        else:
-            bad += 1
-            if bad > params.patience:
-                break
-    if best_state is not None:
-        named = dict(model.named_parameters())
-        with torch.no_grad():
-            for n, value in best_state["model"].items():
-                named[n].copy_(value)
-        head.load_state_dict(best_state["head"])
+        if best.update(epoch, score):
+            break
+    best.restore()
+    best_epoch = best.epoch
     model.eval()
     _score, per = validate()
     meta = {
@@ -190,6 +183,7 @@ def train_sentiment(
         "labels": list(LABELS),
         "params": params.__dict__,
         "best_epoch": best_epoch,
+        "continued_from": str(init) if init else None,
         "data": [{"file": s.source, "sha256": s.sha256, "n": len(s), "binary": s.binary} for s in sources],
         "train_examples_per_epoch": len(texts),
         "train_seconds": round(time.perf_counter() - t_start, 1),

@@ -73,8 +73,13 @@ class TaskRetrainer:
     score_name: ClassVar[str] = "accuracy"  # what ``scores`` gives per example
     min_examples: ClassVar[int] = 6
 
-    def __init__(self, settings: Settings, provider: ModelProvider, params: Any = None,
-                 progress: Progress | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        provider: ModelProvider,
+        params: Any = None,
+        progress: Progress | None = None,
+    ):
         self.settings, self.provider, self.params, self.progress = settings, provider, params, progress
 
     @property
@@ -208,24 +213,37 @@ def retrain(
     previous_keys = set((current_version.meta.get("holdout_keys") or []) if current_version else [])
     sets = {
         "held_out": ("held-out corrections", held),
-        "previous_validation": ("the corrections the model in use was validated on",
-                                [e for e in examples if e.key in previous_keys]),
+        "previous_validation": (
+            "the corrections the model in use was validated on",
+            [e for e in examples if e.key in previous_keys],
+        ),
     }
     files = [Path(p).expanduser() for p in conf.validation_data.get(task, [])]
     if files:
-        sets["validation_data"] = ("the validation data", sample(r.validation_data(files), VALIDATION_MAX, task))
+        sets["validation_data"] = (
+            "the validation data",
+            sample(r.validation_data(files), VALIDATION_MAX, task),
+        )
 
     now, now_name = r.current()
     candidate = r.train(train, now)
-    comparison: dict[str, Any] = {"current_version": now_name, "margin": conf.margin,
-                                  "significance": conf.significance, "score": r.score_name}
+    comparison: dict[str, Any] = {
+        "current_version": now_name,
+        "margin": conf.margin,
+        "significance": conf.significance,
+        "score": r.score_name,
+    }
     reasons = []
     for part, (label, exs) in sets.items():
         if not exs:
             comparison[part] = None
             continue
-        c = compare(r.scores(candidate.model, exs), r.scores(now, exs), margin=conf.margin,
-                    significance=conf.significance)
+        c = compare(
+            r.scores(candidate.model, exs),
+            r.scores(now, exs),
+            margin=conf.margin,
+            significance=conf.significance,
+        )
         comparison[part] = c.public()
         if c.worse:
             reasons.append(

@@ -44,7 +44,9 @@ class ClassifyRetrainer(TaskRetrainer):
         replayed = 0
         for path in files:  # labelled examples of the original data, e.g. what v1 was trained on
             data = load_labelled_jsonl(Path(path).expanduser())
-            rows = sample(list(zip(data.texts, data.labels, strict=True)), self.settings.training.replay, str(path))
+            rows = sample(
+                list(zip(data.texts, data.labels, strict=True)), self.settings.training.replay, str(path)
+            )
             texts += [t for t, _ in rows]
             labels += [label for _, label in rows]
             replayed += len(rows)
@@ -56,7 +58,12 @@ class ClassifyRetrainer(TaskRetrainer):
                 self.settings.model.base, limit=MAX_UNLABELED
             )
         outcome = train_classifier(
-            self.encoder, LabelledTexts(texts, labels, "corrections"), p, descriptions, self.progress, unlabeled
+            self.encoder,
+            LabelledTexts(texts, labels, "corrections"),
+            p,
+            descriptions,
+            self.progress,
+            unlabeled,
         )
         encoder = self.encoder
 
@@ -79,6 +86,8 @@ class ClassifyRetrainer(TaskRetrainer):
         out = []
         for path in paths:
             data = load_labelled_jsonl(path)
-            out += [Example(f"{path}:{i}", t, {"label": label})
-                    for i, (t, label) in enumerate(zip(data.texts, data.labels, strict=True))]
+            out += [
+                Example(f"{path}:{i}", t, {"label": label})
+                for i, (t, label) in enumerate(zip(data.texts, data.labels, strict=True))
+            ]
         return out

@@ -60,8 +60,9 @@ class EntitiesRetrainer(TaskRetrainer):
                 docs += sample(found, max(1, conf.replay // 14 // len(files)), str(path))
             prepared = prepare(self.encoder, docs, tags)
             return prepared, {"data_files": [str(p) for p in files], "documents": len(docs)}
-        texts = unreviewed_texts(self.provider.registry().store, self.task,
-                                 conf.replay // PSEUDO_DOCUMENTS_SHARE, PSEUDO_MAX_CHARS)
+        texts = unreviewed_texts(
+            self.provider.registry().store, self.task, conf.replay // PSEUDO_DOCUMENTS_SHARE, PSEUDO_MAX_CHARS
+        )
         spans = current.predict(texts) if texts else []
         prepared = prepare_spans(self.encoder, list(zip(texts, spans, strict=True)), tags)
         return prepared, {"pseudo_labels": len(texts)}
@@ -73,14 +74,24 @@ class EntitiesRetrainer(TaskRetrainer):
         examples = prepare_spans(self.encoder, [(e.text, learned_spans(e.value)) for e in train], tags)
         replay, replay_meta = self._replay(current, tags)
         repeat = repeats(len(examples), len(replay), MIN_PER_EPOCH)
-        outcome = train_prepared(self.encoder, examples * repeat + replay, [], retrain_params(self.params),
-                                 self.progress, init=self.current_folder(SHIPPED))
+        outcome = train_prepared(
+            self.encoder,
+            examples * repeat + replay,
+            [],
+            retrain_params(self.params),
+            self.progress,
+            init=self.current_folder(SHIPPED),
+        )
 
         def save(folder: Path, meta: dict[str, Any]) -> None:
             outcome.tagger.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics})
 
-        meta = {**outcome.meta, "replay": replay_meta, "corrections_repeated": repeat,
-                "data": {"n": len(examples) + len(replay)}}
+        meta = {
+            **outcome.meta,
+            "replay": replay_meta,
+            "corrections_repeated": repeat,
+            "data": {"n": len(examples) + len(replay)},
+        }
         return Candidate(outcome.tagger, save, outcome.metrics, meta)
 
     def scores(self, model: Any, examples: list[Example]) -> list[float]:

@@ -42,17 +42,23 @@ class SentimentRetrainer(TaskRetrainer):
             out = []
             for path in files:
                 data = load_sentiment_file(Path(path).expanduser())
-                rows = sample(list(zip(data.texts, data.labels, strict=True)), conf.replay // len(files), str(path))
-                out.append(SentimentData([t for t, _ in rows], [lb for _, lb in rows], data.sha256, str(path)))
+                rows = sample(
+                    list(zip(data.texts, data.labels, strict=True)), conf.replay // len(files), str(path)
+                )
+                out.append(
+                    SentimentData([t for t, _ in rows], [lb for _, lb in rows], data.sha256, str(path))
+                )
             return out, {"data_files": [str(p) for p in files], "examples": sum(len(d) for d in out)}
         texts = unreviewed_texts(self.provider.registry().store, self.task, conf.replay)
-        sentences = sample([s.text for t in texts for s in split_sentences(t) if len(s.text) > 15],
-                           conf.replay, "sentiment")
+        sentences = sample(
+            [s.text for t in texts for s in split_sentences(t) if len(s.text) > 15], conf.replay, "sentiment"
+        )
         probs = current.sentence_probs(sentences)
         keep = [i for i in range(len(sentences)) if probs[i].max() >= PSEUDO_MIN_CONFIDENCE]
         labels = [("negative", "neutral", "positive")[int(probs[i].argmax())] for i in keep]
-        data = SentimentData([sentences[i] for i in keep], labels, "", "replay: the model in use's answers",
-                             three_way=True)
+        data = SentimentData(
+            [sentences[i] for i in keep], labels, "", "replay: the model in use's answers", three_way=True
+        )
         return ([data] if len(data) else []), {"pseudo_labels": len(data), "documents": len(texts)}
 
     def train(self, train: list[Example], current: Any) -> Candidate:
@@ -60,8 +66,13 @@ class SentimentRetrainer(TaskRetrainer):
 
         replay, replay_meta = self._replay(current)
         repeat = repeats(len(train), sum(len(d) for d in replay), MIN_PER_EPOCH)
-        corrections = SentimentData([e.text for e in train] * repeat, [e.value["label"] for e in train] * repeat,
-                                    "", "corrections", three_way=True)
+        corrections = SentimentData(
+            [e.text for e in train] * repeat,
+            [e.value["label"] for e in train] * repeat,
+            "",
+            "corrections",
+            three_way=True,
+        )
         params = retrain_params(self.params)
         init = self.current_folder(SHIPPED)
         outcome = train_sentiment(self.encoder, [corrections, *replay], params, self.progress, init=init)
@@ -69,8 +80,13 @@ class SentimentRetrainer(TaskRetrainer):
         def save(folder: Path, meta: dict[str, Any]) -> None:
             outcome.model.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics})
 
-        meta = {**outcome.meta, "replay": replay_meta, "history": outcome.history,
-                "corrections_repeated": repeat, "data": {"n": len(train) + sum(len(d) for d in replay)}}
+        meta = {
+            **outcome.meta,
+            "replay": replay_meta,
+            "history": outcome.history,
+            "corrections_repeated": repeat,
+            "data": {"n": len(train) + sum(len(d) for d in replay)},
+        }
         return Candidate(outcome.model, save, outcome.metrics, meta)
 
     def scores(self, model: Any, examples: list[Example]) -> list[float]:
@@ -90,6 +106,8 @@ class SentimentRetrainer(TaskRetrainer):
         out = []
         for path in paths:
             data = load_sentiment_file(path)
-            out += [Example(f"{path}:{i}", t, {"label": lb, "binary": data.binary})
-                    for i, (t, lb) in enumerate(zip(data.texts, data.labels, strict=True))]
+            out += [
+                Example(f"{path}:{i}", t, {"label": lb, "binary": data.binary})
+                for i, (t, lb) in enumerate(zip(data.texts, data.labels, strict=True))
+            ]
         return out

@@ -49,11 +49,14 @@ class SummarizeRetrainer(TaskRetrainer):
             docs: list[Prepared] = []
             for path in files:
                 data = load_summaries_jsonl(Path(path).expanduser())
-                rows = sample(list(zip(data.texts, data.summaries, strict=True)), conf.replay // len(files),
-                              str(path))
+                rows = sample(
+                    list(zip(data.texts, data.summaries, strict=True)), conf.replay // len(files), str(path)
+                )
                 docs += prepare(self.encoder, SummaryExamples([t for t, _ in rows], [s for _, s in rows], ""))
             return docs, {"data_files": [str(p) for p in files], "documents": len(docs)}
-        texts = unreviewed_texts(self.provider.registry().store, self.task, conf.replay // PSEUDO_DOCUMENTS_SHARE)
+        texts = unreviewed_texts(
+            self.provider.registry().store, self.task, conf.replay // PSEUDO_DOCUMENTS_SHARE
+        )
         docs = []
         for doc in prepare(self.encoder, SummaryExamples(texts, [""] * len(texts), "")):
             if len(doc.sentences) <= PSEUDO_SENTENCES:
@@ -100,6 +103,8 @@ class SummarizeRetrainer(TaskRetrainer):
         out = []
         for path in paths:
             data = load_summaries_jsonl(path)
-            out += [Example(f"{path}:{i}", t, {"summary": s})
-                    for i, (t, s) in enumerate(zip(data.texts, data.summaries, strict=True))]
+            out += [
+                Example(f"{path}:{i}", t, {"summary": s})
+                for i, (t, s) in enumerate(zip(data.texts, data.summaries, strict=True))
+            ]
         return out
