@@ -12,8 +12,9 @@ tests/test_retrain_tasks.py, more of it):
 
 ``workflowd train --task T`` (``retrain``) is run three ways, each in a fresh store:
 - no replay (``replay = 0``): the corrections alone;
-- pseudo-rehearsal (the default when no original data is named): the model in use's own
-  answers on 300 BBC articles standing for the owner's other documents;
+- pseudo-rehearsal (``pseudo_rehearsal``, for sentiment the default when no original data is
+  named): the model in use's own answers on 300 BBC articles standing for the owner's other
+  documents;
 - replay of the original training data (``replay_data``: CoNLL-2003 train.txt; the SST-2 and
   PhraseBank training splits of benchmarks/sentiment_data.py).
 The candidate is measured on the held-out corrections (the convention, against the shipped
@@ -85,10 +86,13 @@ def sentiment_corrections() -> list[tuple[str, dict]]:
     return out
 
 
-def settings_for(tmp: Path, replay: int, replay_data: dict) -> object:
+def settings_for(tmp: Path, replay: int, replay_data: dict, pseudo: list[str]) -> object:
     from workflowd.config import Settings
 
-    return Settings(data_dir=tmp, training={"replay": replay, "replay_data": replay_data, "margin": 0.02})
+    return Settings(
+        data_dir=tmp,
+        training={"replay": replay, "replay_data": replay_data, "margin": 0.02, "pseudo_rehearsal": pseudo},
+    )
 
 
 def fill_store(settings: object, corrections: list[tuple[str, dict]], task: str, articles: list[str]) -> None:
@@ -131,6 +135,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replay", type=int, default=1000)
     ap.add_argument("--tasks", nargs="+", default=["entities", "sentiment"])
+    ap.add_argument("--variants", nargs="+", default=["no replay", "pseudo-rehearsal", "original data"])
+    ap.add_argument("--anchor", type=float, help="L2-SP strength instead of the default")
     args = ap.parse_args()
     if not (DATA / "conll2003" / "valid.txt").exists():
         raise SystemExit(f"no ../shared/data at {DATA}")
@@ -146,7 +152,7 @@ def main() -> int:
     results: dict = {}
     for task in args.tasks:
         corrections = teach[task]()
-        base = settings_for(Path(tempfile.mkdtemp()), args.replay, {})
+        base = settings_for(Path(tempfile.mkdtemp()), args.replay, {}, [])
         shipped = general_scores(task, base, None)
         results[task] = {"shipped": shipped, "corrections": len(corrections)}
         print(f"\n{task}: {len(corrections)} corrections; shipped model: {shipped}", flush=True)
@@ -155,10 +161,19 @@ def main() -> int:
             ("pseudo-rehearsal", args.replay, {}, articles),
             ("original data", args.replay, original[task], []),
         ):
-            settings = settings_for(Path(tempfile.mkdtemp()), replay, replay_data)
+            if name not in args.variants:
+                continue
+            pseudo = [task] if name == "pseudo-rehearsal" else []
+            settings = settings_for(Path(tempfile.mkdtemp()), replay, replay_data, pseudo)
             fill_store(settings, corrections, task, docs)
             t0 = time.perf_counter()
-            r = retrain(settings, task, promote=False)
+            params = None
+            if args.anchor is not None:
+                from workflowd.training.retrain import retrainers
+
+                params = sys.modules[retrainers()[task].__module__].retrain_params()
+                params.anchor = args.anchor
+            r = retrain(settings, task, promote=False, params=params)
             seconds = time.perf_counter() - t0
             general = general_scores(task, settings, r.version.version)
             held = r.comparison["held_out"]

@@ -154,6 +154,7 @@ def test_entities_learns_the_owners_code_names(wf_env: Env, tmp_path: Path) -> N
 steps = ["entities"]
 [training]
 replay = 80
+pseudo_rehearsal = ["entities"]  # not the default: this covers the tagger's own answers as replay
 """,
     )
     teaching = _entity_docs()

@@ -212,6 +212,11 @@ class TrainingSettings(_Section):
         description="per task, the files of its original training data to replay a sample of (else, for "
         "entities, sentiment and summarize, the model in use's answers on uncorrected documents)",
     )
+    pseudo_rehearsal: list[Literal["entities", "sentiment", "summarize"]] = Field(
+        default_factory=lambda: ["sentiment", "summarize"],
+        description="tasks that, without replay_data, replay the model in use's own answers on "
+        "uncorrected documents (measured: it keeps sentiment, it does not help entities)",
+    )
     validation_data: dict[str, list[str]] = Field(
         default_factory=dict,
         description="per task, files of validation data both models are scored on before a promotion",

@@ -116,22 +116,12 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..training.classify import ClassifyParams
     from ..training.run import train_from_file
 
     settings = load_config(getattr(args, "config", None))
     if not args.data:
         return _retrain(args, settings)
-    params = ClassifyParams(
-        method=args.method,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        weight_decay=args.weight_decay,
-        dropout=args.dropout,
-        val_share=0.2 if args.val_share is None else args.val_share,
-        seed=args.seed,
-    )
+    params = _classify_params(args, val_share=0.2 if args.val_share is None else args.val_share)
     description = "loading the encoder"
     if args.task == "summarize":
         description = "encoding the documents and fitting the salience head"
@@ -245,32 +235,38 @@ def _retrain(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _classify_params(args: argparse.Namespace, **more: Any) -> Any:
+    """The classifier's training parameters from the command line (the method's defaults for
+    what is not given)."""
+    from ..training.classify import ClassifyParams
+
+    return ClassifyParams(
+        method=args.method,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        weight_decay=args.weight_decay,
+        dropout=args.dropout,
+        seed=args.seed,
+        **more,
+    )
+
+
 def _retrain_params(args: argparse.Namespace) -> Any:
     """The task's retraining parameters, with what the command line overrides."""
     if args.task == "classify":
-        from ..training.classify import ClassifyParams
-
-        return ClassifyParams(
-            method=args.method,
-            epochs=args.epochs,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            weight_decay=args.weight_decay,
-            dropout=args.dropout,
-            seed=args.seed,
-        )
+        return _classify_params(args)
     if args.task == "summarize":
         return None
     if args.task == "entities":
         from ..training.retrain.entities import retrain_params
     else:
         from ..training.retrain.sentiment import retrain_params
+    from ..training.run import override
+
     params = retrain_params()
     params.seed = args.seed
-    for name in ("epochs", "lr", "batch_size"):
-        if getattr(args, name) is not None:
-            setattr(params, name, getattr(args, name))
-    return params
+    return override(params, args)
 
 
 class EpochBar:
@@ -341,28 +337,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"recall {m['recall']:.4f}, F1 {m['f1']:.4f}",
             markup=False,
         )
-        table = Table(box=None)
-        for col in ("type", "precision", "recall", "f1", "support"):
-            table.add_column(col, justify="left" if col == "type" else "right")
-        for t, row in m["per_type"].items():
-            table.add_row(
-                t, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
-            )
-        console.print(table)
+        _print_per_class("type", m["per_type"])
         return 0
     console.print(
         f"{result['task']} {result['model_version']} on {result['n']} examples: accuracy "
         f"{m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}",
         markup=False,
     )
-    table = Table(box=None)
-    for col in ("label", "precision", "recall", "f1", "support"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    for label, row in m["per_class"].items():
-        table.add_row(
-            label, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
-        )
-    console.print(table)
+    _print_per_class("label", m["per_class"])
     a = m.get("abstention")
     if a and a["accuracy_labelled"] is not None:
         console.print(
@@ -371,6 +353,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             markup=False,
         )
     return 0
+
+
+def _print_per_class(first: str, rows: dict[str, dict[str, Any]]) -> None:
+    """Precision, recall, F1 and support of each label (or entity type)."""
+    table = Table(box=None)
+    for col in (first, "precision", "recall", "f1", "support"):
+        table.add_column(col, justify="left" if col == first else "right")
+    for name, row in rows.items():
+        table.add_row(
+            name, f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}", str(row["support"])
+        )
+    console.print(table)
 
 
 def _registry(args: argparse.Namespace):  # noqa: ANN202

@@ -63,6 +63,22 @@ class EarlyStopping:
         return self.bad > self.patience
 
 
+class Anchor:
+    """L2-SP: a penalty ``strength * sum((w - w0)^2)`` that keeps weights trained further close
+    to where they started (the model in use), so that new examples move it no more than needed."""
+
+    def __init__(self, params: list[torch.nn.Parameter], strength: float):
+        self.strength = strength
+        self.params = params if strength else []
+        self.start = [p.detach().clone() for p in self.params]
+
+    def penalty(self) -> torch.Tensor | float:
+        if not self.strength:
+            return 0.0
+        pairs = zip(self.params, self.start, strict=True)
+        return self.strength * sum(((p - p0) ** 2).sum() for p, p0 in pairs)
+
+
 class BestEpoch:
     """Keeps the trainable weights of the epoch with the best validation score, and puts them
     back at the end (fine-tuned models: only the parameters that train are copied)."""

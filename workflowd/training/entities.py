@@ -25,7 +25,7 @@ from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
-from .common import BestEpoch, EpochReport, Progress
+from .common import Anchor, BestEpoch, EpochReport, Progress
 from .finetune import load_head_state, resume_adapter, tunable_copy
 
 IGNORE = -100
@@ -44,6 +44,7 @@ class EntityParams:
     shapes: bool = True
     patience: int = 1
     seed: int = 0
+    anchor: float = 0.0  # going on from a saved tagger: pull the weights back towards it (L2-SP)
 
 
 @dataclass
@@ -229,6 +230,7 @@ def train_prepared(
         load_head_state(head, init / "head.safetensors")
     tagger = Tagger(encoder, model, head, tags)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    anchor = Anchor(trainable + list(head.parameters()), params.anchor if init is not None else 0.0)
     opt = torch.optim.AdamW(
         [{"params": trainable, "lr": params.lr}, {"params": list(head.parameters()), "lr": params.head_lr}],
         weight_decay=params.weight_decay,
@@ -253,6 +255,7 @@ def train_prepared(
             for row, (_w, labels) in enumerate(chosen):
                 y[row, : len(labels)] = torch.from_numpy(labels)
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
+            loss = loss + anchor.penalty()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), 1.0)

@@ -146,13 +146,7 @@ def train_entities_from_file(
     else:
         train = [d for i, d in enumerate(docs) if i % 10 != 9] or docs
         valid = [d for i, d in enumerate(docs) if i % 10 == 9]
-    ep = EntityParams(seed=params.seed)
-    if params.epochs:
-        ep.epochs = params.epochs
-    if params.lr:
-        ep.lr = params.lr
-    if params.batch_size:
-        ep.batch_size = params.batch_size
+    ep = override(EntityParams(seed=params.seed), params)
     provider = ModelProvider(settings)
     outcome = train_tagger(provider.encoder, train, valid, ep, progress)
     meta = {
@@ -187,15 +181,9 @@ def train_sentiment_from_files(
     from .sentiment import SentimentParams, train_sentiment
 
     sources = [load_sentiment_file(p) for p in paths]
-    sp = SentimentParams(seed=params.seed)
+    sp = override(SentimentParams(seed=params.seed), params)
     if val_share is not None:
         sp.val_share = val_share
-    if params.epochs:
-        sp.epochs = params.epochs
-    if params.lr:
-        sp.lr = params.lr
-    if params.batch_size:
-        sp.batch_size = params.batch_size
     provider = ModelProvider(settings)
     outcome = train_sentiment(provider.encoder, sources, sp, progress)
     meta = {**outcome.meta, "data_files": [str(p) for p in paths], "history": outcome.history}
@@ -209,6 +197,15 @@ def train_sentiment_from_files(
         promote,
     )
     return version, outcome
+
+
+def override(params: Any, given: Any) -> Any:
+    """``params`` with the epochs, learning rate and batch size given on the command line."""
+    for name in ("epochs", "lr", "batch_size"):
+        value = getattr(given, name, None)
+        if value:
+            setattr(params, name, value)
+    return params
 
 
 def save_outcome(outcome: TrainOutcome, folder: Path, encoder) -> None:  # noqa: ANN001

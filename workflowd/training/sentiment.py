@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from ..models.encoder import Encoder
 from ..sentiment.data import LABELS, SentimentData
 from ..sentiment.model import SentimentHead, SentimentModel, chunk_logits, sentence_chunks
-from .common import BestEpoch, EpochReport, Progress
+from .common import Anchor, BestEpoch, EpochReport, Progress
 from .data import stratified_split
 from .finetune import load_head_state, resume_adapter, tunable_copy
 from .metrics import classification_metrics
@@ -45,6 +45,7 @@ class SentimentParams:
     min_share: float = 0.2
     patience: int = 1
     seed: int = 0
+    anchor: float = 0.0  # going on from a saved model: pull the weights back towards it (L2-SP)
 
 
 def predict_labels(model: SentimentModel, data: SentimentData) -> list[str]:
@@ -127,6 +128,7 @@ def train_sentiment(
         load_head_state(head, init / "head.safetensors")
     wrapped = SentimentModel(encoder, model, head)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    anchor = Anchor(trainable + list(head.parameters()), params.anchor if init is not None else 0.0)
     opt = torch.optim.AdamW(
         [{"params": trainable, "lr": params.lr}, {"params": list(head.parameters()), "lr": params.head_lr}],
         weight_decay=params.weight_decay,
@@ -152,6 +154,7 @@ def train_sentiment(
             logits = chunk_logits(model, head, [chunks[i] for i in batch], encoder)
             idx = torch.from_numpy(batch)
             loss = F.cross_entropy(logits + neutral_mask[idx].to(logits.device), y[idx].to(logits.device))
+            loss = loss + anchor.penalty()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), 1.0)

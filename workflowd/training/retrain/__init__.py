@@ -8,9 +8,10 @@ For every task the loop is the same (``retrain``); what differs is in ``TaskRetr
    same side from one retrain to the next), is held out.
 2. The candidate is trained on the rest, and on a replay of what the model in use knew:
    examples sampled from its original training data when ``[training] replay_data`` names
-   the files, else (entities, sentiment, summarize) the model in use's own answers on
-   documents in the store that nobody corrected (pseudo-rehearsal). The fine-tuned models
-   (entities, sentiment) continue from the model in use instead of starting again.
+   the files, else (the tasks of ``pseudo_rehearsal``: sentiment and summarize by default)
+   the model in use's own answers on documents in the store that nobody corrected
+   (pseudo-rehearsal). The fine-tuned models (entities, sentiment) continue from the model
+   in use instead of starting again, held close to it by an L2 penalty (L2-SP).
 3. The candidate and the model in use are scored on the same examples: the held-out
    corrections, the held-out corrections the model in use was validated on when it was
    promoted (its ``holdout_keys``, with their answers as they stand now), and the files of

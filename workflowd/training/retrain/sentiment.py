@@ -14,12 +14,15 @@ from . import Candidate, Example, TaskRetrainer, repeats, sample, unreviewed_tex
 
 PSEUDO_MIN_CONFIDENCE = 0.7  # a sentence the model in use is less sure of is not replayed
 MIN_PER_EPOCH = 256  # corrections shown per epoch, repeated when fewer
+ANCHOR = 0.3  # L2-SP strength, as for entities (benchmarks/forgetting_tasks.py)
 
 
 def retrain_params(params: Any = None) -> SentimentParams:
     """Going on from a trained model: a lower learning rate, two epochs, no validation split
-    (the held-out corrections judge the result)."""
-    return params or SentimentParams(epochs=2, lr=3e-4, head_lr=1e-3, val_share=0.0, warmup_share=0.1)
+    (the held-out corrections judge the result), the weights held close to where they start."""
+    return params or SentimentParams(
+        epochs=2, lr=3e-4, head_lr=1e-3, val_share=0.0, warmup_share=0.1, anchor=ANCHOR
+    )
 
 
 class SentimentRetrainer(TaskRetrainer):
@@ -49,6 +52,8 @@ class SentimentRetrainer(TaskRetrainer):
                     SentimentData([t for t, _ in rows], [lb for _, lb in rows], data.sha256, str(path))
                 )
             return out, {"data_files": [str(p) for p in files], "examples": sum(len(d) for d in out)}
+        if self.task not in conf.pseudo_rehearsal:
+            return [], {"none": "no replay_data, and pseudo_rehearsal is off for this task"}
         texts = unreviewed_texts(self.provider.registry().store, self.task, conf.replay)
         sentences = sample(
             [s.text for t in texts for s in split_sentences(t) if len(s.text) > 15], conf.replay, "sentiment"

@@ -54,6 +54,8 @@ class SummarizeRetrainer(TaskRetrainer):
                 )
                 docs += prepare(self.encoder, SummaryExamples([t for t, _ in rows], [s for _, s in rows], ""))
             return docs, {"data_files": [str(p) for p in files], "documents": len(docs)}
+        if self.task not in conf.pseudo_rehearsal:
+            return [], {"none": "no replay_data, and pseudo_rehearsal is off for this task"}
         texts = unreviewed_texts(
             self.provider.registry().store, self.task, conf.replay // PSEUDO_DOCUMENTS_SHARE
         )
