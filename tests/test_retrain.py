@@ -70,4 +70,4 @@ def test_retrain_promotes_then_rejects_contradictory_corrections(env: Env, tmp_p
     versions = {v["version"]: v["status"] for v in env.json("models", "list")}
     assert versions == {"v1": "promoted", "v2": "rejected"}
     human = env.run("models", "list").stdout
-    assert "rejected" in human
+    assert "rejected" in human and "held-out" in human, human

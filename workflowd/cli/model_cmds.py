@@ -388,21 +388,38 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         )
         return 0
     table = Table(box=None)
-    for col in ("task", "version", "status", "method", "examples", "val macro-F1", "created"):
+    for col in ("task", "version", "status", "method", "examples", "measured", "created"):
         table.add_column(col)
     for v in versions:
-        f1 = v.metrics.get("macro_f1")
         table.add_row(
             v.task,
             v.version,
             v.status,
-            str(v.meta.get("method", "")),
+            str(v.meta.get("method", "")).split(" ")[0],
             str(v.meta.get("data", {}).get("n", "")),
-            "" if f1 is None else f"{f1:.4f}",
-            v.created_at,
+            measured(v.metrics),
+            v.created_at[:10],
         )
     console.print(table)
     return 0
+
+
+HEADLINES = (("macro_f1", "val macro-F1"), ("f1", "val F1"), ("mean_accuracy", "val accuracy"),
+             ("rouge2", "val ROUGE-2"))
+
+
+def measured(metrics: dict[str, Any]) -> str:
+    """A version's main figures: against the model it replaced on held-out corrections (a
+    retrained one), and its validation metric."""
+    parts = []
+    held = metrics.get("held_out_corrections")
+    if held:
+        parts.append(f"held-out {held['candidate']:.3f} (was {held['current']:.3f})")
+    for key, name in HEADLINES:
+        if isinstance(metrics.get(key), int | float):
+            parts.append(f"{name} {metrics[key]:.3f}")
+            break
+    return ", ".join(parts)
 
 
 def cmd_models_rollback(args: argparse.Namespace) -> int:
