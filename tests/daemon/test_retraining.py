@@ -128,3 +128,50 @@ def test_killed_training_process_leaves_the_model_in_use(wf_env: Env, tmp_path: 
     new = next(d for d in env.json("list") if d["name"] == "new.txt")
     assert env.json("show", str(new["id"]))["results"]["classify"]["model_version"] == "zero-shot"
     assert env.json("status")["running"]
+
+
+def test_daemon_retrains_every_task_that_is_due_one_at_a_time(wf_env: Env, tmp_path: Path) -> None:
+    from tests.test_retrain_tasks import _memo
+
+    env = wf_env
+    text = base_config(env.data_dir, env.inbox).replace("rescan_interval = 3600", "rescan_interval = 1")
+    env.write_config(text + """
+[pipelines.default]
+steps = ["summarize", "sentiment"]
+[steps.summarize]
+sentences = 1
+[training]
+schedule = ""
+min_new_corrections = 8
+replay = 40
+""")
+    env.run("start", timeout=120)
+    memos = {f"memo-{i}.txt": _memo(i) for i in range(12)}
+    for name, (body, _) in memos.items():
+        (env.inbox / name).write_text(body, encoding="utf-8")
+    wait_for(lambda: all_settled(env, len(memos)), 120, "the memos to be processed")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    rows = []
+    for i, d in enumerate(sorted(env.json("list"), key=lambda d: d["name"])):
+        rows.append({"task": "summarize", "value": {"summary": memos[d["name"]][1]}, "created_at": now,
+                     "sha256": d["sha256"]})
+        rows.append({"task": "sentiment", "value": {"label": "negative" if i % 2 else "neutral"},
+                     "created_at": now, "sha256": d["sha256"]})
+    teaching = tmp_path / "teaching.jsonl"
+    teaching.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert env.json("corrections", "import", str(teaching)) == {"added": 24, "skipped": 0}
+    wait_for(
+        lambda: all(re.search(rf"retraining {t}: v1 (promoted|not promoted)", _log(env)) for t in ("summarize",
+                                                                                                "sentiment")),
+        240,
+        "both tasks to be retrained",
+    )
+    log = _log(env)
+    first, second = sorted(
+        ("summarize", "sentiment"), key=lambda t: log.index(f"retraining {t} (12 new corrections)")
+    )
+    assert re.search(rf"retraining {second} \(12 new corrections\) waits for the training process \d+", log)
+    # the second started only after the first had finished
+    assert log.index(f"retraining {first}: v1") < log.index(f"retraining {second} (12 new corrections): training")
+    assert {v["task"] for v in env.json("models", "list")} == {"summarize", "sentiment"}
+    assert env.json("status")["running"]
