@@ -98,15 +98,10 @@ def evaluate_sentiment(settings: Settings, data_path: Path, *, version: str | No
 
 def classifier_in_use(settings: Settings, provider: ModelProvider, version: str | None = None):  # noqa: ANN201
     """The classifier ``classify`` would use: a given version, the promoted one, or zero-shot."""
-    from .models import classifier as clf_mod
-    from .steps.classify import TASK, ClassifySettings
+    from .steps.classify import TASK, ClassifySettings, classifier_model
 
-    registry = provider.registry()
-    chosen = registry.get(TASK, version) if version else registry.current(TASK)
-    if chosen is not None:
-        return clf_mod.load(chosen.path, settings.model, version=chosen.version)
     step = ClassifySettings.model_validate(settings.steps.get(TASK, {}))
-    return clf_mod.zero_shot(provider.encoder, step.labels, step.template)
+    return classifier_model(settings, step, provider).resolve(provider, version)
 
 
 def evaluate_classify(settings: Settings, data_path: Path, *, version: str | None = None) -> dict[str, Any]:

@@ -41,3 +41,10 @@ class ModelInUse(Generic[T]):
                 self._logger.info("%s: using %s", self.task, self._name(model))
                 self._loaded = (version, model)
             return self._loaded[1]
+
+    def resolve(self, models: ModelProvider, version: str | None = None) -> T:
+        """A registered version, else the promoted one, else the built-in model, loaded for the
+        caller (``eval``, retraining) and not kept."""
+        registry = models.registry()
+        chosen = registry.get(self.task, version) if version else registry.current(self.task)
+        return self._load(chosen) if chosen is not None else self._builtin()

@@ -7,6 +7,7 @@ up later promotions and rollbacks at its next batch, without a restart.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..models.in_use import ModelInUse
 from ..pipeline.step import EMBEDDING, Document, Step, StepContext, StepResult
 
 TASK = "classify"
+log = logging.getLogger("workflowd.steps")
 
 # A starting set for personal documents; replace it with your own in [steps.classify.labels].
 DEFAULT_LABELS: dict[str, str] = {
@@ -74,6 +76,19 @@ class ClassifySettings(BaseModel):
         return template
 
 
+def classifier_model(settings, step: ClassifySettings, models, logger: logging.Logger = log) -> ModelInUse:  # noqa: ANN001
+    """The classifier of the task: the promoted version, else zero-shot from the label descriptions."""
+    from ..models import classifier as clf_mod
+
+    return ModelInUse(
+        TASK,
+        load=lambda v: clf_mod.load(v.path, settings.model, version=v.version),
+        builtin=lambda: clf_mod.zero_shot(models.encoder, step.labels, step.template),
+        name=lambda clf: clf.model_version,
+        logger=logger,
+    )
+
+
 class Classify(Step):
     """Label each document, zero-shot or with the promoted trained model."""
 
@@ -83,16 +98,8 @@ class Classify(Step):
     needs = frozenset({EMBEDDING})
 
     def __init__(self, settings: ClassifySettings, context: StepContext):
-        from ..models import classifier as clf_mod
-
         super().__init__(settings, context)
-        self._model = ModelInUse(
-            TASK,
-            load=lambda v: clf_mod.load(v.path, context.settings.model, version=v.version),
-            builtin=lambda: clf_mod.zero_shot(context.models.encoder, settings.labels, settings.template),
-            name=lambda clf: clf.model_version,
-            logger=context.logger,
-        )
+        self._model = classifier_model(context.settings, settings, context.models, context.logger)
 
     def classifier(self) -> Any:
         """The classifier in use: the promoted version, else zero-shot; reloaded when that changes."""

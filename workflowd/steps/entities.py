@@ -13,6 +13,7 @@ Two kinds, merged into one list sorted by position:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import phonenumbers
@@ -25,6 +26,7 @@ from ..ner.conll import TYPES as LEARNED_TYPES
 from ..pipeline.step import Document, Step, StepContext, StepResult
 
 TASK = "entities"
+log = logging.getLogger("workflowd.steps")
 SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "entities"
 ALL_TYPES = (*LEARNED_TYPES, *PATTERN_TYPES)
 
@@ -70,15 +72,22 @@ class EntitiesSettings(BaseModel):
         return [t for t in self.types if t in LEARNED_TYPES]
 
 
-def tagger_in_use(provider, version: str | None = None):  # noqa: ANN001, ANN201
-    """The promoted (or given) trained tagger, else the shipped one."""
+def tagger_model(models, logger: logging.Logger = log) -> ModelInUse:  # noqa: ANN001
+    """The tagger of the task: the promoted version, else the shipped one."""
     from ..ner.tagger import load_tagger
 
-    registry = provider.registry()
-    chosen = registry.get(TASK, version) if version else registry.current(TASK)
-    if chosen is not None:
-        return load_tagger(Path(chosen.path), provider.encoder, version=chosen.version)
-    return load_tagger(SHIPPED, provider.encoder, version="shipped")
+    return ModelInUse(
+        TASK,
+        load=lambda v: load_tagger(Path(v.path), models.encoder, version=v.version),
+        builtin=lambda: load_tagger(SHIPPED, models.encoder, version="shipped"),
+        name=lambda tagger: tagger.version,
+        logger=logger,
+    )
+
+
+def tagger_in_use(provider, version: str | None = None):  # noqa: ANN001, ANN201
+    """The given trained tagger, else the promoted one, else the shipped one."""
+    return tagger_model(provider).resolve(provider, version)
 
 
 class Entities(Step):
@@ -96,15 +105,7 @@ class Entities(Step):
         super().__init__(settings, context)
         self._model: ModelInUse | None = None
         if settings.learned:  # only pattern types: no model to load
-            from ..ner.tagger import load_tagger
-
-            self._model = ModelInUse(
-                TASK,
-                load=lambda v: load_tagger(Path(v.path), context.models.encoder, version=v.version),
-                builtin=lambda: load_tagger(SHIPPED, context.models.encoder, version="shipped"),
-                name=lambda tagger: tagger.version,
-                logger=context.logger,
-            )
+            self._model = tagger_model(context.models, context.logger)
 
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]

@@ -10,6 +10,7 @@ most positive sentences are kept beside it, with their offsets.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from ..models.in_use import ModelInUse
 from ..pipeline.step import Document, Step, StepContext, StepResult
 
 TASK = "sentiment"
+log = logging.getLogger("workflowd.steps")
 SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "sentiment"
 
 
@@ -35,15 +37,22 @@ class SentimentSettings(BaseModel):
     max_sentences: int = Field(400, ge=1)
 
 
-def sentiment_in_use(provider, version: str | None = None):  # noqa: ANN001, ANN201
-    """The promoted (or given) trained model, else the shipped one."""
+def sentiment_model(models, logger: logging.Logger = log) -> ModelInUse:  # noqa: ANN001
+    """The model of the task: the promoted version, else the shipped one."""
     from ..sentiment.model import load_sentiment
 
-    registry = provider.registry()
-    chosen = registry.get(TASK, version) if version else registry.current(TASK)
-    if chosen is not None:
-        return load_sentiment(Path(chosen.path), provider.encoder, version=chosen.version)
-    return load_sentiment(SHIPPED, provider.encoder, version="shipped")
+    return ModelInUse(
+        TASK,
+        load=lambda v: load_sentiment(Path(v.path), models.encoder, version=v.version),
+        builtin=lambda: load_sentiment(SHIPPED, models.encoder, version="shipped"),
+        name=lambda m: m.version,
+        logger=logger,
+    )
+
+
+def sentiment_in_use(provider, version: str | None = None):  # noqa: ANN001, ANN201
+    """The given trained model, else the promoted one, else the shipped one."""
+    return sentiment_model(provider).resolve(provider, version)
 
 
 def _sentence(text: str, found: tuple[int, int, float] | None) -> dict | None:
@@ -62,15 +71,7 @@ class Sentiment(Step):
 
     def __init__(self, settings: SentimentSettings, context: StepContext):
         super().__init__(settings, context)
-        from ..sentiment.model import load_sentiment
-
-        self._model = ModelInUse(
-            TASK,
-            load=lambda v: load_sentiment(Path(v.path), context.models.encoder, version=v.version),
-            builtin=lambda: load_sentiment(SHIPPED, context.models.encoder, version="shipped"),
-            name=lambda m: m.version,
-            logger=context.logger,
-        )
+        self._model = sentiment_model(context.models, context.logger)
 
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]

@@ -9,6 +9,7 @@ uses lexical TextRank instead, without the model.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,7 @@ from ..summary import (
 )
 
 TASK = "summarize"
+log = logging.getLogger("workflowd.steps")
 SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "summarize"
 
 
@@ -54,13 +56,20 @@ class SummarizeSettings(BaseModel):
         return min(self.sentences, n)
 
 
+def head_model(logger: logging.Logger = log) -> ModelInUse[SalienceHead]:
+    """The salience head of the task: the promoted version, else the shipped one."""
+    return ModelInUse(
+        TASK,
+        load=lambda v: SalienceHead.load(Path(v.path), version=v.version),
+        builtin=lambda: SalienceHead.load(SHIPPED, version="shipped"),
+        name=lambda head: head.version,
+        logger=logger,
+    )
+
+
 def head_in_use(provider, version: str | None = None) -> SalienceHead:  # noqa: ANN001
-    """The promoted (or given) trained version, else the shipped head."""
-    registry = provider.registry()
-    chosen = registry.get(TASK, version) if version else registry.current(TASK)
-    if chosen is not None:
-        return SalienceHead.load(Path(chosen.path), version=chosen.version)
-    return SalienceHead.load(SHIPPED, version="shipped")
+    """The given trained head, else the promoted one, else the shipped one."""
+    return head_model().resolve(provider, version)
 
 
 class Summarize(Step):
@@ -73,13 +82,7 @@ class Summarize(Step):
 
     def __init__(self, settings: SummarizeSettings, context: StepContext):
         super().__init__(settings, context)
-        self._model = ModelInUse(
-            TASK,
-            load=lambda v: SalienceHead.load(Path(v.path), version=v.version),
-            builtin=lambda: SalienceHead.load(SHIPPED, version="shipped"),
-            name=lambda head: head.version,
-            logger=context.logger,
-        )
+        self._model = head_model(context.logger)
 
     def head(self) -> SalienceHead:
         """The promoted salience head, else the shipped one; reloaded when that changes."""
