@@ -207,11 +207,12 @@ def retrain(
             f"{len(examples)} (`workflowd review` or `workflowd correct` adds them)"
         )
     held_keys = split_keys([e.key for e in examples])
-    train = [e for e in examples if e.key not in held_keys]
-    held = [e for e in examples if e.key in held_keys]
-    r.check(train)
     current_version = registry.current(task)
     previous_keys = set((current_version.meta.get("holdout_keys") or []) if current_version else [])
+    # neither set is trained on: with more corrections, split_keys's minimum may choose others
+    train = [e for e in examples if e.key not in held_keys and e.key not in previous_keys]
+    held = [e for e in examples if e.key in held_keys]
+    r.check(train)
     sets = {
         "held_out": ("held-out corrections", held),
         "previous_validation": (
