@@ -210,7 +210,7 @@ class TrainingSettings(_Section):
     replay_data: dict[str, list[str]] = Field(
         default_factory=dict,
         description="per task, the files of its original training data to replay a sample of (else, for "
-        "entities, sentiment and summarize, the model in use's answers on uncorrected documents)",
+        "the tasks of pseudo_rehearsal, the model in use's answers on uncorrected documents)",
     )
     pseudo_rehearsal: list[Literal["entities", "sentiment", "summarize"]] = Field(
         default_factory=lambda: ["sentiment", "summarize"],

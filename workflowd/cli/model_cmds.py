@@ -309,12 +309,6 @@ class EpochBar:
         self.bar.__exit__(*exc)
 
 
-def _nothing() -> Any:
-    import contextlib
-
-    return contextlib.nullcontext()
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
 

@@ -80,11 +80,6 @@ class Retraining:
             log.info("stopping the training process %d; the model in use stays", child.pid)
             child.terminate()
 
-    @property
-    def running(self) -> bool:
-        with self._lock:
-            return self.child is not None and self.child.poll() is None
-
     @staticmethod
     def _counts(store: Store, task: str) -> tuple[int, int, tuple[int, str | None]]:
         """New corrections since the task's newest trained version, those in force, and a

@@ -24,6 +24,10 @@ class SummarizeRetrainer(TaskRetrainer):
     task = "summarize"
     score_name = "ROUGE-2"
 
+    def __init__(self, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        self._prepared: dict[tuple[str, ...], list[Prepared]] = {}  # both models score the same
+
     def usable(self, value: dict[str, Any]) -> bool:
         return bool((value.get("summary") or "").strip())
 
@@ -34,13 +38,12 @@ class SummarizeRetrainer(TaskRetrainer):
         return head, head.version
 
     def _prepare(self, examples: list[Example]) -> list[Prepared]:
-        """Sentences and features of the examples (kept: both models score the same ones)."""
+        """Sentences and features of the examples, computed once for both models."""
         key = tuple(e.key for e in examples)
-        cache = self.__dict__.setdefault("_prepared", {})
-        if key not in cache:
+        if key not in self._prepared:
             data = SummaryExamples([e.text for e in examples], [e.value["summary"] for e in examples], "")
-            cache[key] = prepare(self.encoder, data)
-        return cache[key]
+            self._prepared[key] = prepare(self.encoder, data)
+        return self._prepared[key]
 
     def _replay(self, current: Any) -> tuple[list[Prepared], dict[str, Any]]:
         conf = self.settings.training
