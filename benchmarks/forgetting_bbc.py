@@ -34,9 +34,9 @@ def main() -> int:
     import numpy as np
 
     from workflowd.config import Settings
-    from workflowd.evaluation import classifier_in_use
     from workflowd.models import classifier as clf_mod
     from workflowd.models.provider import ModelProvider
+    from workflowd.runtime import task
     from workflowd.store import Store
     from workflowd.training.retrain import retrain
 
@@ -88,12 +88,12 @@ def main() -> int:
     results = {}
     zs = ModelProvider(settings(OLD + NEW))
     zs._encoder = provider.encoder
-    results["zero-shot"] = accuracy(classifier_in_use(settings(OLD + NEW), zs))
+    results["zero-shot"] = accuracy(task(settings(OLD + NEW), "classify", zs).resolve())
     teach(OLD)
-    r1 = retrain(settings(OLD), "classify")
+    r1 = retrain(settings(OLD), task(settings(OLD), "classify").make_retrainer())
     results["v1"] = {"promoted": r1.promoted, "reason": r1.reason, **trained(r1), "comparison": r1.comparison}
     teach(NEW)
-    r2 = retrain(settings(OLD + NEW), "classify")
+    r2 = retrain(settings(OLD + NEW), task(settings(OLD + NEW), "classify").make_retrainer())
     results["v2"] = {"promoted": r2.promoted, "reason": r2.reason, **trained(r2), "comparison": r2.comparison}
     drop = results["v1"]["old_labels"] - results["v2"]["old_labels"]
     print(

@@ -116,17 +116,15 @@ def fill_store(settings: object, corrections: list[tuple[str, dict]], task: str,
 
 
 def general_scores(task: str, settings: object, version: str | None) -> dict[str, float]:
-    from workflowd.evaluation import evaluate_entities, evaluate_sentiment
+    from workflowd.runtime import task as task_unit
 
-    if task == "entities":
-        m = evaluate_entities(settings, DATA / "conll2003" / "valid.txt", version=version)["metrics"]
-        return {"CoNLL valid F1": m["f1"]}
-    return {
-        "SST-2 held-out acc": evaluate_sentiment(settings, SENT / "sst2_heldout.jsonl", version=version)[
-            "metrics"]["accuracy"],
-        "PhraseBank held-out acc": evaluate_sentiment(settings, SENT / "fpb_heldout.jsonl", version=version)[
-            "metrics"]["accuracy"],
-    }
+    unit = task_unit(settings, task)
+    files = {
+        "entities": {"CoNLL valid F1": (DATA / "conll2003" / "valid.txt", "f1")},
+        "sentiment": {"SST-2 held-out acc": (SENT / "sst2_heldout.jsonl", "accuracy"),
+                      "PhraseBank held-out acc": (SENT / "fpb_heldout.jsonl", "accuracy")},
+    }[task]
+    return {name: unit.evaluate(path, version=version)["metrics"][key] for name, (path, key) in files.items()}
 
 
 def main() -> int:
@@ -167,13 +165,13 @@ def main() -> int:
             settings = settings_for(Path(tempfile.mkdtemp()), replay, replay_data, pseudo)
             fill_store(settings, corrections, task, docs)
             t0 = time.perf_counter()
-            params = None
-            if args.anchor is not None:
-                from workflowd.training.retrain import retrainers
+            from workflowd.runtime import task as task_unit
 
-                params = sys.modules[retrainers()[task].__module__].retrain_params()
-                params.anchor = args.anchor
-            r = retrain(settings, task, promote=False, params=params)
+            unit = task_unit(settings, task)
+            retrainer = unit.make_retrainer()
+            if args.anchor is not None:
+                retrainer.params.anchor = args.anchor
+            r = retrain(settings, retrainer, promote=False)
             seconds = time.perf_counter() - t0
             general = general_scores(task, settings, r.version.version)
             held = r.comparison["held_out"]

@@ -142,18 +142,18 @@ def test_example_parses_as_toml() -> None:
 
 
 def test_example_step_settings_are_the_defaults() -> None:
-    from workflowd.steps.classify import ClassifySettings
+    from workflowd.tasks.classify import ClassifySettings
 
     example = tomllib.loads(EXAMPLE.read_text())
     assert ClassifySettings.model_validate(example["steps"]["classify"]) == ClassifySettings()
     assert set(example["steps"]["classify"]) == set(ClassifySettings.model_fields)
     assert example["pipelines"]["default"]["steps"] == Settings().pipelines["default"].steps
-    from workflowd.steps.entities import EntitiesSettings
+    from workflowd.tasks.entities import EntitiesSettings
 
     assert EntitiesSettings.model_validate(example["steps"]["entities"]) == EntitiesSettings()
     documented = _documented_keys(EXAMPLE.read_text())
     assert {f"steps.entities.{k}" for k in EntitiesSettings.model_fields} <= documented
-    from workflowd.steps.summarize import SummarizeSettings
+    from workflowd.tasks.summarize import SummarizeSettings
 
     assert SummarizeSettings.model_validate(example["steps"]["summarize"]) == SummarizeSettings()
     assert set(example["steps"]["summarize"]) == set(SummarizeSettings.model_fields)

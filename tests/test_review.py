@@ -27,9 +27,16 @@ TEXTS = {
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-9]|9[0-7])m")
 
 
+# Every document abstains: what `a` does then is what is tested.
+UNSURE = """
+[steps.classify]
+threshold = 0.99
+"""
+
+
 @pytest.fixture
 def env(wf_env: Env, tmp_path: Path) -> Env:
-    wf_env.write_config(base_config(wf_env.data_dir, wf_env.inbox) + LABELS)
+    wf_env.write_config(base_config(wf_env.data_dir, wf_env.inbox) + LABELS + UNSURE)
     for name, text in TEXTS.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     wf_env.run("ingest", *[str(tmp_path / n) for n in TEXTS])
@@ -71,7 +78,14 @@ def test_review_in_a_terminal_least_confident_first_undo_and_quit(env: Env) -> N
     child.expect(rf"\[1/4\] classify · document {order[0]}")
     child.expect("took back correction")
     assert _corrections(env) == []
-    child.send("a")  # accept what the model said
+    child.send("a")  # the model gave no label: accepting asks for one instead of storing the guess
+    child.expect("no label was given \\(best guess")
+    child.sendline("")  # Enter cancels
+    child.expect("nothing stored")
+    assert _corrections(env) == []
+    child.send("a")
+    child.expect("no label was given")
+    child.sendline("1")  # its number: the best guess, chosen on purpose
     child.expect(rf"\[2/4\] classify · document {order[1]}")
     child.send("q")
     child.expect("1 answer\\(s\\) stored; 3 left in the queue")
@@ -118,7 +132,7 @@ def test_ctrl_c_and_a_closed_terminal_lose_nothing_answered(env: Env) -> None:
 def test_review_without_a_terminal_or_with_no_color(env: Env) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "workflowd", "review"],
-        input="a\ns\n",
+        input="a\n1\ns\n",  # `a` on an abstention reads the label (here its number) from the next line
         env=env.env,
         capture_output=True,
         text=True,
@@ -176,7 +190,80 @@ def test_a_screen_fits_80_by_24() -> None:
             "2026-11-29T00:00:00Z",
             text=text,
         )
-        out = io.StringIO()
-        Console(file=out, width=80, force_terminal=True).print(render(item, 1, 9, results))
-        lines = out.getvalue().splitlines()
-        assert len(lines) <= 20, (task, len(lines))
+        item.kind = {"entities": "spans", "classify": "label", "summarize": "sentences"}[task]
+        options = [f"label{i}" for i in range(12)]
+        for page in (0, 1, 2):
+            out = io.StringIO()
+            Console(file=out, width=80, force_terminal=True).print(render(item, 1, 9, results, options, page))
+            lines = out.getvalue().splitlines()
+            assert len(lines) <= 20, (task, len(lines))
+        if task == "entities":  # every name can be reached: the last page lists the last ones
+            assert f"names 1-12 of {len(ents)}" in _screen(item, results, 0)
+            last = _screen(item, results, 99)
+            assert f"{len(ents)}:" in last and f"of {len(ents)}" in last
+
+
+def _screen(item: Item, results: dict, page: int) -> str:
+    out = io.StringIO()
+    Console(file=out, width=80).print(render(item, 1, 1, results, [], page))
+    return out.getvalue()
+
+
+def test_typed_labels_join_the_choices_and_match_known_ones(env: Env) -> None:
+    order = _order(env)
+    child = _spawn(env, "--task", "classify")
+    child.expect(rf"\[1/4\] classify · document {order[0]}")
+    child.send("t")
+    child.expect("label: ")
+    child.sendline("Groceries")
+    child.expect(rf"\[2/4\] classify · document {order[1]}")
+    child.expect(r"(\d):Groceries")  # the typed label is among the choices now
+    number = child.match.group(1)
+    child.send(number)
+    child.expect(rf"\[3/4\] classify · document {order[2]}")
+    child.send("t")
+    child.expect("label: ")
+    child.sendline("  SPORT ")  # a described label, typed with other capitals
+    child.expect(rf"\[4/4\] classify · document {order[3]}")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert [(c["document_id"], c["value"]["label"]) for c in _corrections(env)] == [
+        (order[0], "Groceries"), (order[1], "Groceries"), (order[2], "sport")
+    ]
+    # taken back outside the session
+    first = _corrections(env)[0]["id"]
+    out = env.run("corrections", "delete", str(first)).stdout
+    assert f"correction {first} taken back" in out
+    assert [c["id"] for c in _corrections(env)] == [first + 1, first + 2]
+    again = env.run("corrections", "delete", str(first), check=False)
+    assert again.returncode == 1 and "already taken back" in again.stderr
+    assert len(env.json("corrections", "list", "--all")) == 3
+
+
+def test_every_name_can_be_reached_and_deleted(wf_env: Env, tmp_path: Path) -> None:
+    people = ["Anna Schmidt", "Bob Jones", "Carla Diaz", "Dan Brown", "Eva Green", "Frank Ocean", "Gina Torres",
+              "Hank Azaria", "Ivy Chen", "Jack White", "Kim Novak", "Liam Neeson", "Mia Farrow", "Ned Stark",
+              "Olga Kurylenko", "Paul Rudd"]
+    text = " ".join(f"{p} met the committee in Geneva on Monday." for p in people)
+    wf_env.write_config(base_config(wf_env.data_dir, wf_env.inbox) + '\n[pipelines.default]\nsteps = ["entities"]\n')
+    (tmp_path / "meeting.txt").write_text(text, encoding="utf-8")
+    wf_env.run("ingest", str(tmp_path / "meeting.txt"))
+    found = wf_env.json("show", "1")["results"]["entities"]["data"]["entities"]
+    assert len(found) > 12
+    child = _spawn(wf_env, "--task", "entities")
+    child.expect(rf"names 1-12 of {len(found)}")
+    pages = (len(found) - 1) // 12
+    for _ in range(pages):  # to the last page
+        child.send(">")
+    child.expect(rf"names {pages * 12 + 1}-{len(found)} of {len(found)}")
+    last = found[-1]
+    child.send("d")
+    child.expect("delete name number")
+    child.sendline(str(len(found)))
+    child.expect("deleted; a stores the list as shown")
+    child.send("a")
+    child.expect("1 answer\\(s\\) stored")
+    child.expect(pexpect.EOF)
+    [c] = wf_env.json("corrections", "list")
+    kept = [(e["start"], e["end"]) for e in c["value"]["entities"]]
+    assert len(kept) == len(found) - 1 and (last["start"], last["end"]) not in kept

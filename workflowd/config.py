@@ -193,15 +193,26 @@ class TrainingSettings(_Section):
         20, ge=0, description="retrain as soon as this many new corrections have arrived; 0: only on schedule"
     )
     nice: int = Field(10, ge=0, le=19, description="CPU priority of the training process (higher: lower)")
-    margin: float = Field(
-        0.0, ge=0.0, le=1.0,
-        description="a retrained model is promoted only if its accuracy is at most this much below the "
-        "current model's, on held-out corrections and on the current model's validation data",
+    min_held_out: int = Field(
+        5, ge=1,
+        description="a retrained model is called better only when measured on at least this many corrections "
+        "it was not trained on",
     )
     significance: float = Field(
         0.1, gt=0.0, le=1.0,
-        description="a drop beyond the margin rejects the new model only if a sign test on the examples "
-        "where the two models differ says so at this level (small sets are noisy); 1: any drop rejects",
+        description="a retrained model is better (promoted) or worse (rejected) only when a sign test on the "
+        "examples where the two models differ says so at this level (small sets are noisy); 1: any "
+        "difference counts",
+    )
+    margin: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="a retrained model is rejected when its score is more than this much below the model "
+        "in use's, on held-out corrections or on the validation data",
+    )
+    drift: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="classify: a retrained model may change at most this share of the confident answers the "
+        "model in use gives on documents nobody corrected, in labels no correction names",
     )
     replay: int = Field(
         1000, ge=0,
@@ -212,7 +223,7 @@ class TrainingSettings(_Section):
         description="per task, the files of its original training data to replay a sample of (else, for "
         "the tasks of pseudo_rehearsal, the model in use's answers on uncorrected documents)",
     )
-    pseudo_rehearsal: list[Literal["entities", "sentiment", "summarize"]] = Field(
+    pseudo_rehearsal: list[str] = Field(
         default_factory=lambda: ["sentiment", "summarize"],
         description="tasks that, without replay_data, replay the model in use's own answers on "
         "uncorrected documents (measured: it keeps sentiment, it does not help entities)",
@@ -231,12 +242,10 @@ class TrainingSettings(_Section):
     @field_validator("replay_data", "validation_data", mode="before")
     @classmethod
     def _task_files(cls, v: Any) -> Any:
+        """A file or a list of files per task (the task names are checked against the tasks
+        plugins register, when the pipelines are built)."""
         if not isinstance(v, dict):
             return v
-        tasks = ("classify", "entities", "summarize", "sentiment")
-        unknown = sorted(set(v) - set(tasks))
-        if unknown:
-            raise ValueError(f"unknown task {unknown[0]!r}; tasks: {', '.join(tasks)}")
         return {k: [files] if isinstance(files, str) else files for k, files in v.items()}
 
     @field_validator("schedule")

@@ -1,32 +1,18 @@
-"""Corrections: checking what the owner says against the document, recording it beside what
-the model said, and moving corrections between machines as JSONL.
-
-A correction's value, per task:
-- classify, sentiment: ``{"label": L}`` (sentiment: negative, neutral or positive);
-- entities: ``{"entities": [{"type", "start", "end", "text"}, ...]}``, the document's whole
-  list of names as it should be (an empty list: none);
-- summarize: ``{"sentences": [i, ...], "summary": "..."}``, indices into the document's
-  sentences (workflowd.sentences) and the text they make.
-"""
+"""Corrections: checking what the owner says against the document (by the task's correction
+schema, workflowd/tasks/corrections.py), recording it beside what the model said, taking it
+back, and moving corrections between machines as JSONL."""
 
 from __future__ import annotations
 
 import getpass
 import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkflowdError
+from .errors import CorrectionError
 from .store import Store
-
-TASKS = ("classify", "entities", "summarize", "sentiment")
-_SPAN = re.compile(r"^([A-Za-z_]+):(\d+)-(\d+)$")
-
-
-class CorrectionError(WorkflowdError):
-    """A correction that does not fit its document or task."""
+from .tasks import CorrectionInput, CorrectionSchema, Task
 
 
 def default_author() -> str:
@@ -36,105 +22,47 @@ def default_author() -> str:
         return "unknown"
 
 
-def entity_value(text: str, specs: Sequence[str]) -> dict[str, Any]:
-    """``TYPE:START-END`` (character offsets) or ``TYPE=words`` (every occurrence of the words)."""
-    out = []
-    for spec in specs:
-        m = _SPAN.match(spec)
-        if m:
-            typ, start, end = m.group(1).upper(), int(m.group(2)), int(m.group(3))
-            if not 0 <= start < end <= len(text):
-                raise CorrectionError(f"entity {spec!r}: offsets outside the text (0-{len(text)})")
-            out.append({"type": typ, "start": start, "end": end, "text": text[start:end]})
-            continue
-        typ, sep, words = spec.partition("=")
-        if not sep or not typ.strip() or not words.strip():
-            raise CorrectionError(f"entity {spec!r}: write TYPE:START-END or TYPE=words")
-        hits = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(words.strip())}(?!\w)", text)]
-        if not hits:
-            raise CorrectionError(f"entity {spec!r}: {words.strip()!r} is not in the document's text")
-        out += [{"type": typ.strip().upper(), "start": a, "end": b, "text": text[a:b]} for a, b in hits]
-    out.sort(key=lambda e: (e["start"], e["end"]))
-    for a, b in zip(out, out[1:], strict=False):
-        if b["start"] < a["end"]:
-            raise CorrectionError(f"entities {a['text']!r} and {b['text']!r} overlap")
-    return {"entities": out}
-
-
-def summary_value(
-    text: str, indices: Sequence[int] | None = None, summary: str | None = None
-) -> dict[str, Any]:
-    from .sentences import split_sentences
-
-    sentences = split_sentences(text)
-    if indices is None:
-        wanted = split_sentences(summary or "")
-        by_text = {s.text: i for i, s in reversed(list(enumerate(sentences)))}
-        missing = [w.text for w in wanted if w.text not in by_text] if wanted else []
-        if not wanted or missing:
-            raise CorrectionError(
-                "a summary correction is made of the document's own sentences; not found: "
-                + (repr(missing[0]) if missing else "(empty summary)")
-            )
-        indices = [by_text[w.text] for w in wanted]
-    bad = [i for i in indices if not 0 <= i < len(sentences)]
-    if bad or not indices:
-        raise CorrectionError(f"sentence numbers run from 0 to {len(sentences) - 1}; got {list(indices)}")
-    chosen = sorted(set(indices))
-    return {"sentences": chosen, "summary": " ".join(sentences[i].text for i in chosen)}
-
-
-def label_value(task: str, label: str) -> dict[str, Any]:
-    label = label.strip()
-    if not label:
-        raise CorrectionError("the label is empty")
-    if task == "sentiment":
-        from .sentiment import normalise_label
-
-        norm = normalise_label(label)
-        if norm is None:
-            raise CorrectionError(f"sentiment label {label!r}: use negative, neutral or positive")
-        return {"label": norm}
-    return {"label": label}
-
-
 def correct(
     store: Store,
     document_id: int,
-    task: str,
+    task: Task,
+    given: CorrectionInput,
     *,
-    label: str | None = None,
-    entities: Sequence[str] | None = None,
-    sentences: Sequence[int] | None = None,
-    summary: str | None = None,
     author: str | None = None,
     origin: str = "cli",
 ) -> dict[str, Any]:
     """Record a correction of ``task`` for a document; returns the stored row."""
-    if task not in TASKS:
-        raise CorrectionError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
     doc = store.documents.get(document_id)
     if doc is None:
         raise CorrectionError(f"no document with id {document_id}")
-    text = doc.get("text") or ""
-    if task in ("classify", "sentiment"):
-        if label is None:
-            raise CorrectionError(f"a {task} correction needs a label")
-        value = label_value(task, label)
-    elif task == "entities":
-        if entities is None:
-            raise CorrectionError("an entities correction needs the entities (an empty list for none)")
-        value = entity_value(text, entities)
-    else:
-        if sentences is None and summary is None:
-            raise CorrectionError("a summarize correction needs sentence numbers or the summary text")
-        value = summary_value(text, sentences, summary)
-    result = store.results.for_document(document_id).get(task)
+    value = task.correction.value(doc.get("text") or "", given, task.known_labels(store))
+    return record(store, doc, task.name, value, author=author, origin=origin)
+
+
+def accept(store: Store, document_id: int, task: Task, data: dict[str, Any] | None = None, *,
+           author: str | None = None, origin: str = "review") -> dict[str, Any]:
+    """Record the prediction of ``task`` (``data``: as shown and edited; else as stored) as
+    right; CorrectionError when there is none to accept (an abstention: no label given)."""
+    doc = store.documents.get(document_id)
+    if doc is None:
+        raise CorrectionError(f"no document with id {document_id}")
+    if data is None:
+        data = (store.results.for_document(document_id).get(task.name) or {}).get("data") or {}
+    value = task.correction.accepted(data, doc.get("text") or "")
+    if value is None:
+        raise CorrectionError("nothing to accept: the model gave no answer; pick or type one")
+    return record(store, doc, task.name, value, author=author, origin=origin)
+
+
+def record(
+    store: Store, doc: dict[str, Any], task: str, value: dict[str, Any], *, author: str | None, origin: str
+) -> dict[str, Any]:
+    result = store.results.for_document(doc["id"]).get(task)
     with store.transaction():
         cid = store.corrections.add(
             task,
             value,
-            document_id=document_id,
+            document_id=doc["id"],
             sha256=doc["sha256"],
             previous=result["data"] if result else None,
             model_version=result["model_version"] if result else None,
@@ -145,6 +73,21 @@ def correct(
     row = store.corrections.get(cid)
     assert row is not None
     return row
+
+
+def delete(store: Store, correction_id: int) -> dict[str, Any]:
+    """Take a correction back (it is kept, marked undone, and no longer trains anything); the
+    document's correction before it, if any, is in force again."""
+    row = store.corrections.get(correction_id)
+    if row is None:
+        raise CorrectionError(f"no correction with id {correction_id}")
+    if row["undone_at"] is not None:
+        raise CorrectionError(f"correction {correction_id} was already taken back ({row['undone_at']})")
+    with store.transaction():
+        store.corrections.undo(correction_id)
+    undone = store.corrections.get(correction_id)
+    assert undone is not None
+    return undone
 
 
 EXPORT_KEYS = ("task", "value", "previous", "model_version", "confidence", "author", "origin", "created_at")
@@ -164,8 +107,9 @@ def export_rows(store: Store, task: str | None = None) -> Iterable[dict[str, Any
         yield {**{k: row[k] for k in EXPORT_KEYS}, "sha256": row["sha256"], "text": text}
 
 
-def import_rows(store: Store, path: Path) -> tuple[int, int]:
-    """Add the corrections of an exported JSONL file; (added, already there)."""
+def import_rows(store: Store, path: Path, schemas: Mapping[str, CorrectionSchema]) -> tuple[int, int]:
+    """Add the corrections of an exported JSONL file, all or none; (added, already there).
+    ``schemas``: each known task's correction schema, which checks the values."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -178,16 +122,16 @@ def import_rows(store: Store, path: Path) -> tuple[int, int]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorrectionError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-        if (
-            not isinstance(row, dict)
-            or row.get("task") not in TASKS
-            or not isinstance(row.get("value"), dict)
-            or not isinstance(row.get("created_at"), str)
-        ):
+        if not isinstance(row, dict) or not isinstance(row.get("created_at"), str):
             raise CorrectionError(
-                f"{path}, line {number}: expected an exported correction "
-                "(task, value, created_at, sha256, text)"
+                f"{path}, line {number}: expected an exported correction (task, value, created_at, sha256, text)"
             )
+        schema = schemas.get(row.get("task"))  # type: ignore[arg-type]
+        if schema is None:
+            raise CorrectionError(f"{path}, line {number}: unknown task {row.get('task')!r}; tasks: "
+                                  f"{', '.join(schemas)}")
+        if not schema.check(row.get("value")):
+            raise CorrectionError(f"{path}, line {number}: not a {row['task']} correction: {row.get('value')!r}")
         rows.append(row)
     added = skipped = 0
     with store.transaction():  # all or nothing
@@ -196,7 +140,7 @@ def import_rows(store: Store, path: Path) -> tuple[int, int]:
             if store.corrections.exists(sha, row["task"], row["value"], row["created_at"]):
                 skipped += 1
                 continue
-            doc_id = store.scalar("SELECT id FROM documents WHERE sha256 = ?", (sha,)) if sha else None
+            doc_id = store.documents.id_by_sha256(sha) if sha else None
             store.corrections.add(
                 row["task"],
                 row["value"],

@@ -8,6 +8,8 @@ for the person running workflowd::
     ├── PluginError            a plugin failed to load or a step name is unknown (exit 2)
     │   └── UnknownStepError
     ├── ModelError             a model cannot be loaded, trained or found
+    ├── DataError              a training or evaluation file cannot be used
+    ├── CorrectionError        a correction does not fit its document or task
     ├── StoreError             the SQLite store cannot be used
     │   └── SchemaTooNewError  the database was written by a newer workflowd
     ├── ExtractionError        a file's text cannot be extracted (bad input; final)
@@ -57,6 +59,14 @@ class UnknownStepError(PluginError):
 
 class ModelError(WorkflowdError):
     """A model cannot be loaded, trained, found or promoted."""
+
+
+class DataError(WorkflowdError):
+    """A training or evaluation file cannot be used."""
+
+
+class CorrectionError(WorkflowdError):
+    """A correction that does not fit its document or task."""
 
 
 class StoreError(WorkflowdError):

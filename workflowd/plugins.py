@@ -1,4 +1,4 @@
-"""The plugin manager: built-in steps, Python entry points and the plugins folder, loaded alike."""
+"""The plugin manager: built-in tasks and steps, Python entry points and the plugins folder, loaded alike."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from .errors import PluginError
 
 ENTRY_POINT_GROUP = "workflowd"
 
-# Built-in plugins, registered exactly like third-party ones.
+# Built-in plugins, registered exactly like third-party ones (their order is the tasks' order).
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "workflowd.steps.classify",
-    "workflowd.steps.entities",
-    "workflowd.steps.summarize",
-    "workflowd.steps.sentiment",
+    "workflowd.tasks.classify",
+    "workflowd.tasks.entities",
+    "workflowd.tasks.summarize",
+    "workflowd.tasks.sentiment",
 )
 
 

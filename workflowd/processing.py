@@ -116,7 +116,24 @@ class Processor:
             extraction.media_type,
             f"; failed steps: {', '.join(failed_steps)}" if failed_steps else "",
         )
+        self._processed(view)
         return "done"
+
+    def _processed(self, view: Document) -> None:
+        """Run the plugins' ``document_processed`` hooks, each on its own: one that raises is
+        logged and the others still run (the document is stored whatever they do)."""
+        plugins = self.pipelines.plugins
+        if plugins is None:
+            return
+        impls = plugins.hook.document_processed.get_hookimpls()
+        if not impls:
+            return
+        given = {"document": view, "results": self.store.results.for_document(view.id), "store": self.store}
+        for impl in impls:
+            try:
+                impl.function(**{name: given[name] for name in impl.argnames})
+            except Exception:
+                log.exception("plugin %s failed in document_processed for document %s", impl.plugin_name, view.id)
 
     def _repredict(self, jobs: list[Job]) -> dict[int, str]:
         """Re-run one step on stored text (no extraction); the new result replaces the old one.

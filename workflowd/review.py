@@ -2,19 +2,19 @@
 
 Uncertainty sampling: the answers that teach a model most are those it was least sure of.
 Each answer is a correction written at once (workflowd.corrections), so quitting at any
-moment loses nothing already answered; accepting a prediction records it as confirmed.
+moment loses nothing already answered; accepting a prediction records it as confirmed. What
+an answer looks like is the task's correction schema (workflowd/tasks/corrections.py).
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .corrections import TASKS, correct
+from .corrections import accept, correct
 from .store import Store
-
-SENTIMENT_LABELS = ("negative", "neutral", "positive")
+from .tasks import CorrectionInput, LabelCorrection, Task
 
 
 @dataclass
@@ -29,67 +29,31 @@ class Item:
     source: str | None
     created_at: str
     text: str = ""
-
-    @property
-    def predicted_label(self) -> str | None:
-        if self.task == "classify":
-            return self.data.get("label") or self.data.get("best_guess")
-        if self.task == "sentiment":
-            return self.data.get("label")
-        return None
-
-    def label_options(self) -> list[str]:
-        """Labels to pick by number: classify's by probability, sentiment's three."""
-        if self.task == "classify":
-            scores = self.data.get("scores") or {}
-            return sorted(scores, key=lambda k: -scores[k])
-        if self.task == "sentiment":
-            return list(SENTIMENT_LABELS)
-        return []
+    kind: str = "json"  # the kind of the task's correction schema: label, spans, sentences, json
 
 
 def queue(
     store: Store,
+    tasks: Mapping[str, Task],
     *,
-    tasks: tuple[str, ...] = TASKS,
     source: str | None = None,
     label: str | None = None,
     since: str | None = None,
     limit: int | None = None,
 ) -> list[Item]:
-    """Results without a correction in force, the least confident first (no confidence: last)."""
-    where = ["r.status = 'ok'", "d.status = 'done'", f"r.step IN ({','.join('?' * len(tasks))})"]
-    params: list[Any] = list(tasks)
-    if source:
-        where.append("d.source = ?")
-        params.append(source)
-    if since:
-        where.append("d.created_at >= ?")
-        params.append(since)
-    rows = store.query(
-        "SELECT r.document_id, r.step, r.confidence, r.data, r.model_version, d.name, d.title, d.source,"
-        " d.created_at FROM step_results r JOIN documents d ON d.id = r.document_id"
-        f" WHERE {' AND '.join(where)} AND NOT EXISTS (SELECT 1 FROM corrections c WHERE"
-        " c.document_id = r.document_id AND c.task = r.step AND c.undone_at IS NULL)"
-        " ORDER BY r.confidence IS NULL, r.confidence, r.document_id",
-        params,
-    )
+    """Results of ``tasks`` without a correction in force, the least confident first (no
+    confidence: last); ``label``: only those whose predicted label is this one."""
     items = []
-    for r in rows:
-        item = Item(
-            r["document_id"],
-            r["step"],
-            r["confidence"],
-            json.loads(r["data"] or "{}"),
-            r["model_version"],
-            r["name"],
-            r["title"],
-            r["source"],
-            r["created_at"],
+    for r in store.results.unanswered(list(tasks), source=source, since=since):
+        schema = tasks[r["step"]].correction
+        if label is not None:
+            predicted = schema.predicted(r["data"]) if isinstance(schema, LabelCorrection) else None
+            if predicted is None or predicted.casefold() != label.casefold():
+                continue
+        items.append(
+            Item(r["document_id"], r["step"], r["confidence"], r["data"], r["model_version"], r["name"],
+                 r["title"], r["source"], r["created_at"], kind=schema.kind)
         )
-        if label and item.predicted_label != label:
-            continue
-        items.append(item)
         if limit and len(items) >= limit:
             break
     return items
@@ -101,9 +65,11 @@ class Session:
 
     store: Store
     items: list[Item]
+    tasks: Mapping[str, Task]
     author: str | None = None
     position: int = 0
     answered: list[tuple[int, int]] = field(default_factory=list)  # (correction id, item position)
+    typed: list[str] = field(default_factory=list)  # labels typed in this session, newest first
 
     @property
     def current(self) -> Item | None:
@@ -115,45 +81,54 @@ class Session:
             return item
         return None
 
-    def _answer(self, **kw: Any) -> dict[str, Any]:
-        item = self.current
-        assert item is not None
-        task = kw.pop("task", item.task)
-        row = correct(self.store, item.document_id, task, author=self.author, origin="review", **kw)
+    def options(self, item: Item) -> list[str]:
+        """Labels to pick by number (label tasks): by probability, then the labels typed in this
+        session, then the other known ones."""
+        task = self.tasks[item.task]
+        schema = task.correction
+        if not isinstance(schema, LabelCorrection):
+            return []
+        return schema.options(item.data, task.known_labels(self.store), self.typed)
+
+    def _done(self, row: dict[str, Any], answered: str) -> dict[str, Any]:
         self.answered.append((row["id"], self.position))
-        if task == item.task:
+        item = self.current
+        if item is not None and answered == item.task:
             self.position += 1
         return row
 
     def accept(self) -> dict[str, Any]:
-        """The prediction is right: record it as the answer."""
+        """The prediction as shown (names deleted or added included) is right: record it as the
+        answer (CorrectionError on an abstention)."""
         item = self.current
         assert item is not None
-        if item.task in ("classify", "sentiment"):
-            label = item.predicted_label
-            if label is None:
-                raise ValueError("nothing to accept: the model gave no label; pick one")
-            return self._answer(label=label)
-        if item.task == "entities":
-            return self._answer(
-                entities=[f"{e['type']}:{e['start']}-{e['end']}" for e in item.data.get("entities", [])]
-            )
-        return self._answer(sentences=[s["index"] for s in item.data.get("sentences", [])])
+        row = accept(self.store, item.document_id, self.tasks[item.task], item.data, author=self.author)
+        return self._done(row, item.task)
+
+    def answer(self, given: CorrectionInput, task: str | None = None) -> dict[str, Any]:
+        """Record an answer for the current document (``task``: another task than the item's,
+        e.g. its sentiment while reviewing its label)."""
+        item = self.current
+        assert item is not None
+        name = task or item.task
+        row = correct(self.store, item.document_id, self.tasks[name], given, author=self.author, origin="review")
+        label = row["value"].get("label")
+        if given.label is not None and isinstance(label, str) and name == item.task:
+            self.typed = [label, *[t for t in self.typed if t != label]]
+        return self._done(row, name)
 
     def label(self, label: str) -> dict[str, Any]:
-        return self._answer(label=label)
+        return self.answer(CorrectionInput(label=label))
 
-    def entities(self, specs: list[str]) -> dict[str, Any]:
-        return self._answer(entities=specs)
+    def entities(self, specs: Sequence[str]) -> dict[str, Any]:
+        return self.answer(CorrectionInput(entities=list(specs)))
 
-    def summary(self, sentences: list[int]) -> dict[str, Any]:
-        return self._answer(sentences=sentences)
+    def summary(self, sentences: Sequence[int]) -> dict[str, Any]:
+        return self.answer(CorrectionInput(sentences=list(sentences)))
 
     def sentiment(self, label: str) -> dict[str, Any]:
         """Mark the document's sentiment, whatever the item's task."""
-        item = self.current
-        assert item is not None
-        return self._answer(task="sentiment", label=label)
+        return self.answer(CorrectionInput(label=label), task="sentiment")
 
     def skip(self) -> None:
         self.position += 1

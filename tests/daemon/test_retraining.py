@@ -175,3 +175,85 @@ replay = 40
     assert log.index(f"retraining {first}: v1") < log.index(f"retraining {second} (12 new corrections): training")
     assert {v["task"] for v in env.json("models", "list")} == {"summarize", "sentiment"}
     assert env.json("status")["running"]
+
+
+# -- corrections only add knowledge: a few answers of new labels never wipe the others ------
+
+README_INVOICE = "Invoice 42 from Acme Corp in Berlin: 120 EUR, due 1 March 2027. Thanks, Anna Schmidt"
+OTHERS = {  # documents of the described labels nobody corrects: their labels must stay
+    "invoice.txt": README_INVOICE,
+    "receipt.txt": "Thank you for your order! Your payment of 39.99 EUR was received. Receipt number 55821.",
+    "flight.txt": "Your booking is confirmed: flight LH 402 from Frankfurt to New York on 3 March, seat 22A, "
+    "boarding pass attached.",
+    "doctor.txt": "Dear patient, your blood test results from Dr. Weber's practice are normal. Please book a "
+    "follow-up appointment in six months.",
+    "tax.txt": "Your tax assessment for 2025 from the tax office: a refund of 412 EUR will be paid to your account.",
+}
+TAUGHT = {  # 8 corrections of 2 labels the descriptions do not have
+    "film.txt": ("The new Marvel film opens this weekend in cinemas, with a soundtrack by Hans Zimmer.", "entertainment"),
+    "concert.txt": ("Tickets for the Coldplay concert at Wembley go on sale Friday; the band plays the new album.",
+                    "entertainment"),
+    "series.txt": ("The Netflix series returns for a third season, and critics say the actors were never better.",
+                   "Entertainment"),  # typed with other capitals: the same label
+    "theatre.txt": ("Last night's theatre premiere of Hamlet drew a standing ovation for the lead actor.",
+                    "entertainment"),
+    "grammy.txt": ("The singer won three Grammy awards for her latest record and announced a world tour.",
+                   "entertainment"),
+    "election.txt": ("The prime minister called an early election after parliament rejected the budget.", "politics"),
+    "senate.txt": ("The senate passed the bill on immigration reform after a long debate between the parties.",
+                   "politics"),
+    "minister.txt": ("The foreign minister resigned after the coalition partners voted against the treaty.",
+                     "politics"),
+}
+
+
+def test_eight_corrections_of_two_labels_keep_every_other_label(wf_env: Env) -> None:
+    env = wf_env
+    text = base_config(env.data_dir, env.inbox).replace("rescan_interval = 3600", "rescan_interval = 1")
+    env.write_config(text + """
+[pipelines.default]
+steps = ["classify"]
+[training]
+schedule = ""
+min_new_corrections = 8
+""")  # the default labels: invoice, receipt, bank, tax, insurance, contract, medical, travel, ...
+    env.run("start", timeout=120)
+    for name, body in {**OTHERS, **{n: t for n, (t, _) in TAUGHT.items()}}.items():
+        (env.inbox / name).write_text(body, encoding="utf-8")
+    wait_for(lambda: all_settled(env, len(OTHERS) + len(TAUGHT)), 120, "the documents to be processed")
+    docs = {d["name"]: d["id"] for d in env.json("list")}
+    before = {n: env.json("show", str(docs[n]))["results"]["classify"]["data"] for n in OTHERS}
+    assert before["invoice.txt"]["label"] == "invoice"
+    for name, (_, label) in TAUGHT.items():
+        env.run("correct", str(docs[name]), "--task", "classify", "--label", label)
+    assert {c["value"]["label"] for c in env.json("corrections", "list")} == {"entertainment", "politics"}
+
+    wait_for(lambda: re.search(r"retraining classify: v1 (promoted|not promoted)", _log(env)), 240, "retraining")
+    assert "classify: v1 promoted" in _log(env), _log(env)[-3000:]
+    [v1] = env.json("models", "list")
+    labels = v1["meta"]["labels"]
+    assert set(labels) == set(before["invoice.txt"]["scores"]) | {"entertainment", "politics"} and len(labels) == 13
+    comparison = v1["meta"]["comparison"]
+    assert comparison["measured_by"] == "cross-validation" and comparison["held_out"]["n"] == 8
+    assert comparison["held_out"]["wins"] >= 4 and comparison["held_out"]["losses"] == 0
+    # the documents nobody corrected are re-run with v1: each keeps its label
+    wait_for(
+        lambda: all(env.json("show", str(docs[n]))["results"]["classify"]["model_version"] == "v1" for n in OTHERS),
+        60,
+        "the re-runs",
+    )
+    for name in OTHERS:
+        after = env.json("show", str(docs[name]))["results"]["classify"]["data"]
+        assert after["label"] == before[name]["label"], (name, before[name], after)
+    # a fresh README invoice and a fresh film review
+    (env.inbox / "new-invoice.txt").write_text(README_INVOICE.replace("42", "43"), encoding="utf-8")
+    (env.inbox / "new-film.txt").write_text("The director's new film won the audience award at the festival.")
+    wait_for(lambda: all_settled(env, len(OTHERS) + len(TAUGHT) + 2), 60, "the new documents")
+    docs = {d["name"]: d["id"] for d in env.json("list")}
+    invoice = env.json("show", str(docs["new-invoice.txt"]))["results"]["classify"]
+    assert (invoice["model_version"], invoice["data"]["label"]) == ("v1", "invoice"), invoice
+    assert invoice["confidence"] >= 0.9
+    film = env.json("show", str(docs["new-film.txt"]))["results"]["classify"]["data"]
+    assert film["best_guess"] == "entertainment"
+    human = env.run("show", str(docs["new-invoice.txt"])).stdout
+    assert re.search(r"classify \(v1\): invoice \(0\.\d\d\)", human), human

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
-from . import correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds
-from .output import error
+from . import correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds, steps_cmds
+from .output import error, quiet_libraries
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
-COMMAND_MODULES = (setup_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds)
+COMMAND_MODULES = (setup_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -14,6 +14,7 @@ from ..ingest import ingest
 from ..logs import setup_logging
 from ..store import Store
 from ..store.documents import STATUSES
+from . import args as types
 from .output import console, error, print_json
 
 
@@ -32,13 +33,13 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--status", choices=STATUSES, help="only documents in this status")
     p.add_argument("--source", metavar="NAME", help="only documents from this source")
-    p.add_argument("--limit", type=int, metavar="N", help="at most N documents")
+    p.add_argument("--limit", type=types.positive_int, metavar="N", help="at most N documents")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", parents=[common], help="show one document with its text and results",
                        description="Show a document: its metadata, where it was found, its text and "
                        "each step's result.")
-    p.add_argument("id", type=int, metavar="ID")
+    p.add_argument("id", type=types.document_id, metavar="ID")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_show)
 
@@ -105,11 +106,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(f"[bold]also at[/bold]: {loc['path']}", markup=True, highlight=False)
     if doc["children"]:
         console.print(f"[bold]attachments[/bold]: {', '.join(map(str, doc['children']))}")
+    describe = _describers(args)
     for step, result in doc["results"].items():
-        value = result["error"] if result["status"] == "failed" else _brief(step, result["data"])
-        conf = f" (confidence {result['confidence']:.2f})" if result["confidence"] is not None else ""
-        console.print(f"[bold]{step}[/bold] {result['status']}{conf}: ", end="")
-        console.print(str(value), markup=False)
+        version = f" ({result['model_version']})" if result.get("model_version") else ""
+        console.print(f"[bold]{step}[/bold]{version}: ", end="")
+        if result["status"] == "failed":
+            console.print(f"failed: {result['error']}", markup=False)
+            continue
+        lines = describe(step, result["data"] or {}, result["confidence"])
+        console.print(lines[0] if lines else "", markup=False)
+        for line in lines[1:]:
+            console.print(f"  {line}", markup=False)
     if doc.get("text"):
         console.rule("text")
         console.print(doc["text"], markup=False)
@@ -128,14 +135,24 @@ def _table(docs: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _brief(step: str, data: object) -> object:
-    """A built-in step's result as a person reads it; anything else as it is stored."""
-    if not isinstance(data, dict):
-        return data
-    if step == "entities" and isinstance(data.get("entities"), list):
-        return "; ".join(f"{e['type']} {e['text']}" for e in data["entities"]) or "none"
-    if step == "sentiment" and "label" in data and "score" in data:
-        return f"{data['label']} (score {data['score']:+.2f})"
-    if step == "summarize" and "summary" in data:
-        return data["summary"]
-    return data
+def _describers(args: argparse.Namespace):  # noqa: ANN202
+    """step, data, confidence -> lines of text: the task's own description of its results, else
+    (a plugin step without a task, or plugins that fail to load) the data's keys and values."""
+    from ..errors import PluginError
+    from ..models.provider import ModelProvider
+    from ..runtime import task_registry
+    from ..tasks.base import describe_data
+
+    settings = load_config(getattr(args, "config", None))
+    try:
+        tasks = task_registry(settings)
+    except PluginError:
+        tasks = None
+    provider = ModelProvider(settings)
+
+    def describe(step: str, data: dict[str, Any], confidence: float | None) -> list[str]:
+        if tasks is not None and step in tasks:
+            return tasks.get(step)(settings, provider).describe(data, confidence)
+        return describe_data(data)
+
+    return describe

@@ -21,7 +21,7 @@ from ..config import Settings, load_config
 from ..errors import WorkflowdError
 from ..intake import FileChanged
 from ..logs import setup_logging
-from ..runtime import build_pipelines
+from ..runtime import build_pipelines, retrainable
 from ..sources.folder import FolderSource, new_observer
 from ..sources.imap import ImapSource
 from ..sources.maildir import MaildirSource
@@ -91,7 +91,9 @@ class Daemon:
                 log.warning("re-queued %d job(s) left running by a process that died", recovered)
             pipelines = build_pipelines(settings)
             self.worker = Worker(settings, pipelines)
-            self.retraining = Retraining(settings, self.config_arg, on_done=self.worker.wake)
+            self.retraining = Retraining(
+                settings, self.config_arg, on_done=self.worker.wake, tasks=retrainable(pipelines)
+            )
             self.retraining.start()
             self.observer = new_observer()
             self.observer.start()
@@ -230,7 +232,9 @@ class Daemon:
         self.sources = self._start_sources(new)
         if new.training != self.retraining.settings.training:
             self.retraining.stop()
-            self.retraining = Retraining(new, self.config_arg, on_done=self.worker.wake)
+            self.retraining = Retraining(new, self.config_arg, on_done=self.worker.wake, tasks=retrainable(pipelines))
             self.retraining.start()
+        else:
+            self.retraining.tasks = retrainable(pipelines)  # a plugin task may have come or gone
         log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already

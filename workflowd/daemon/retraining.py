@@ -16,23 +16,28 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import Settings
 from ..store import Store
 
 log = logging.getLogger("workflowd.training")
-TASKS = ("classify", "entities", "summarize", "sentiment")
 MIN_CORRECTIONS = 6  # fewer cannot be split into training and held-out examples
 
 
 class Retraining:
     def __init__(
-        self, settings: Settings, config_arg: str | None = None, on_done: Callable[[], None] | None = None
+        self,
+        settings: Settings,
+        config_arg: str | None = None,
+        on_done: Callable[[], None] | None = None,
+        tasks: Sequence[str] = (),
     ):
-        """``on_done`` is called when a training process ends (a promotion queues re-runs)."""
+        """``tasks``: those that can be retrained from corrections. ``on_done`` is called when a
+        training process ends (a promotion queues re-runs)."""
         self.settings = settings
+        self.tasks = list(tasks)
         self.config_arg = config_arg
         self.on_done = on_done
         self._lock = threading.Lock()
@@ -84,20 +89,16 @@ class Retraining:
     def _counts(store: Store, task: str) -> tuple[int, int, tuple[int, str | None]]:
         """New corrections since the task's newest trained version, those in force, and a
         fingerprint of the corrections (to not try the same set twice)."""
-        newest = store.scalar("SELECT max(created_at) FROM model_versions WHERE task = ?", (task,))
-        new = store.corrections.count_since(task, newest)
-        in_force = int(
-            store.scalar("SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL", (task,))
-        )
-        latest = store.scalar("SELECT max(created_at) FROM corrections WHERE task = ?", (task,))
-        return new, in_force, (in_force, latest)
+        new = store.corrections.count_since(task, store.model_versions.newest_created(task))
+        in_force = store.corrections.count_in_force(task)
+        return new, in_force, (in_force, store.corrections.latest(task))
 
     def check(self, store: Store) -> None:
         """At a rescan: retrain each task that got enough corrections since its newest version."""
         need = self.settings.training.min_new_corrections
         if not need:
             return
-        for task in TASKS:
+        for task in self.tasks:
             new, _in_force, state = self._counts(store, task)
             if new >= need and state != self._last_attempt.get(task):
                 self._last_attempt[task] = state
@@ -108,7 +109,7 @@ class Retraining:
         if self._store is None:
             self._store = Store(self.settings.db_path)
         due = 0
-        for task in TASKS:
+        for task in self.tasks:
             new, in_force, _state = self._counts(self._store, task)
             if new and in_force >= MIN_CORRECTIONS:
                 due += 1

@@ -16,6 +16,9 @@ from .registry import ModelVersion
 
 T = TypeVar("T")
 
+# Names that ask for a task's built-in model (`workflowd eval --version zero-shot`).
+BUILTIN_NAMES = ("builtin", "built-in", "zero-shot", "shipped")
+
 
 class ModelInUse(Generic[T]):
     def __init__(
@@ -43,8 +46,11 @@ class ModelInUse(Generic[T]):
             return self._loaded[1]
 
     def resolve(self, models: ModelProvider, version: str | None = None) -> T:
-        """A registered version, else the promoted one, else the built-in model, loaded for the
-        caller (``eval``, retraining) and not kept."""
+        """A registered version (``zero-shot``, ``shipped`` or ``builtin``: the built-in model),
+        else the promoted one, else the built-in model; loaded for the caller (``eval``,
+        retraining) and not kept."""
+        if version in BUILTIN_NAMES:
+            return self._builtin()
         registry = models.registry()
         chosen = registry.get(self.task, version) if version else registry.current(self.task)
         return self._load(chosen) if chosen is not None else self._builtin()

@@ -7,18 +7,16 @@ and rollback are one transaction, and a running daemon sees them at its next bat
 
 from __future__ import annotations
 
-import json
-import re
+import dataclasses
 import secrets
 import shutil
-import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..store import Store, now_iso
-from ..store.db import dumps
+from ..store import Store
 
 STATUSES = ("candidate", "promoted", "retired", "rejected", "rolled-back")
 
@@ -58,8 +56,8 @@ def _row(row: dict[str, Any]) -> ModelVersion:
         path=Path(row["path"]),
         status=row["status"],
         base_model=row["base_model"],
-        metrics=json.loads(row["metrics"] or "{}"),
-        meta=json.loads(row["meta"] or "{}"),
+        metrics=row["metrics"],
+        meta=row["meta"],
         created_at=row["created_at"],
         promoted_at=row["promoted_at"],
     )
@@ -90,58 +88,59 @@ class ModelRegistry:
         meta: dict[str, Any],
     ) -> ModelVersion:
         """Move a built artifact into place and record it as a candidate."""
-        with self.store.transaction() as conn:
-            version = self._next_version(task)
+        with self.store.transaction():
+            version = self.store.model_versions.next_version(task)
             dest = self.models_dir / task / version
             if dest.exists():  # left by a crash between the move and the commit
                 shutil.rmtree(dest)
             Path(build_dir).rename(dest)
-            conn.execute(
-                "INSERT INTO model_versions (task, version, path, status, base_model, metrics, meta, created_at)"
-                " VALUES (?, ?, ?, 'candidate', ?, ?, ?, ?)",
-                (task, version, str(dest), base_model, dumps(metrics), dumps(meta), now_iso()),
+            self.store.model_versions.add(
+                task, version, str(dest), base_model=base_model, metrics=metrics, meta=meta
             )
         return self.get(task, version)
 
-    def _next_version(self, task: str) -> str:
-        numbers = [
-            int(m.group(1))
-            for r in self.store.query("SELECT version FROM model_versions WHERE task = ?", (task,))
-            if (m := re.fullmatch(r"v(\d+)", r["version"]))
-        ]
-        return f"v{max(numbers, default=0) + 1}"
+    def register(
+        self,
+        task: str,
+        save: Callable[[Path], None],
+        *,
+        base_model: str | None,
+        metrics: dict[str, Any],
+        meta: dict[str, Any],
+        promote: bool = False,
+    ) -> ModelVersion:
+        """Build a new version with ``save(folder)``, record it, and promote it if asked; a
+        failure on the way leaves nothing behind."""
+        build = self.staging_dir(task)
+        try:
+            save(build)
+            version = self.add(task, build, base_model=base_model, metrics=metrics, meta=meta)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        return self.promote(task, version.version) if promote else version
 
     def get(self, task: str, version: str) -> ModelVersion:
-        row = self.store.query_one("SELECT * FROM model_versions WHERE task = ? AND version = ?", (task, version))
+        row = self.store.model_versions.get(task, version)
         if row is None:
             known = ", ".join(v.version for v in self.list(task)) or "none"
             raise ModelError(f"no version {version!r} of the {task} model; versions: {known}")
         return _row(row)
 
     def current(self, task: str) -> ModelVersion | None:
-        row = self.store.query_one("SELECT * FROM model_versions WHERE task = ? AND status = 'promoted'", (task,))
+        row = self.store.model_versions.promoted(task)
         return _row(row) if row else None
 
     def list(self, task: str | None = None) -> list[ModelVersion]:
-        sql, params = "SELECT * FROM model_versions", ()
-        if task:
-            sql, params = sql + " WHERE task = ?", (task,)
-        return [_row(r) for r in self.store.query(sql + " ORDER BY task, id", params)]
+        return [_row(r) for r in self.store.model_versions.list(task)]
 
     def promote(self, task: str, version: str, *, leaving: str = "retired") -> ModelVersion:
         """Make ``version`` the one in use, in one transaction; the previous one gets ``leaving``."""
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             target = self.get(task, version)
             if not target.path.is_dir():
                 raise ModelError(f"the files of {task} {version} are missing ({target.path})")
-            conn.execute(
-                "UPDATE model_versions SET status = ? WHERE task = ? AND status = 'promoted' AND version != ?",
-                (leaving, task, version),
-            )
-            conn.execute(
-                "UPDATE model_versions SET status = 'promoted', promoted_at = ? WHERE task = ? AND version = ?",
-                (now_iso(), task, version),
-            )
+            self.store.model_versions.promote(task, version, leaving=leaving)
             requeued = self._queue_repredict(task)
         return dataclasses.replace(self.get(task, version), requeued=requeued)
 
@@ -150,13 +149,9 @@ class ModelRegistry:
         return self.requeued
 
     def reject(self, task: str, version: str, reason: str) -> None:
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             version_ = self.get(task, version)
-            meta = {**version_.meta, "rejected_because": reason}
-            conn.execute(
-                "UPDATE model_versions SET status = 'rejected', meta = ? WHERE task = ? AND version = ?",
-                (dumps(meta), task, version),
-            )
+            self.store.model_versions.reject(task, version, {**version_.meta, "rejected_because": reason})
 
     def rollback(self, task: str, version: str | None = None) -> ModelVersion | None:
         """Go back to ``version``, or to the version promoted before the current one.
@@ -177,8 +172,6 @@ class ModelRegistry:
     def unpromote(self, task: str) -> int:
         """Use no trained version (back to the built-in behaviour, e.g. zero-shot); returns how
         many documents were queued to re-run the step."""
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE model_versions SET status = 'rolled-back' WHERE task = ? AND status = 'promoted'", (task,)
-            )
+        with self.store.transaction():
+            self.store.model_versions.unpromote(task)
             return self._queue_repredict(task)

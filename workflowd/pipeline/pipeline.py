@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -98,10 +99,12 @@ class Pipeline:
 
 
 class Pipelines:
-    """Every configured pipeline, sharing one instance of each step."""
+    """Every configured pipeline, sharing one instance of each step. ``plugins``: the plugin
+    manager the steps came from, whose ``document_processed`` hook runs after each document."""
 
-    def __init__(self, settings: Settings, registry: StepRegistry, context: StepContext):
+    def __init__(self, settings: Settings, registry: StepRegistry, context: StepContext, plugins: Any = None):
         self.context = context
+        self.plugins = plugins
         self.steps: dict[str, Step] = {}
         self.pipelines: dict[str, Pipeline] = {}
         for name in settings.steps:  # a [steps.<name>] table for a step that does not exist
@@ -111,7 +114,7 @@ class Pipelines:
             for sname in pconf.steps:
                 step_cls = registry.get(sname, where=f"pipelines.{pname}.steps of {_where(settings)}")
                 if sname not in self.steps:
-                    self.steps[sname] = step_cls(_step_settings(settings, sname, step_cls), context)
+                    self.steps[sname] = step_cls(step_settings(settings, sname, step_cls), context)
                 steps.append(self.steps[sname])
             self.pipelines[pname] = Pipeline(pname, steps, context)
 
@@ -134,7 +137,8 @@ class Pipelines:
                 log.exception("step %s failed to close", step.name)
 
 
-def _step_settings(settings: Settings, name: str, step_cls: type[Step]):  # noqa: ANN202
+def step_settings(settings: Settings, name: str, step_cls: type[Step]):  # noqa: ANN201
+    """The step's ``[steps.<name>]`` table through its Settings model; ConfigError on problems."""
     try:
         return step_cls.Settings.model_validate(settings.steps.get(name, {}))
     except ValidationError as exc:

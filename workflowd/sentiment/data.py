@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..training.data import DataError, read_jsonl
+from ..datafiles import read_jsonl
+from ..errors import DataError
 
 LABELS = ("negative", "neutral", "positive")
 _ALIASES = {

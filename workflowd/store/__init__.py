@@ -11,6 +11,7 @@ from .embeddings import Embeddings
 from .jobs import Job, JobLost, Jobs
 from .mail import Mail
 from .migrations import SCHEMA_VERSION
+from .model_versions import ModelVersions
 from .results import StepResults
 
 __all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
@@ -27,3 +28,4 @@ class Store(StoreDB):
         self.embeddings = Embeddings(self)
         self.mail = Mail(self)
         self.corrections = Corrections(self)
+        self.model_versions = ModelVersions(self)

@@ -107,6 +107,25 @@ class Corrections:
             )
         )
 
+    def count_in_force(self, task: str) -> int:
+        """Corrections of ``task`` not undone (older ones of the same document included)."""
+        return int(
+            self.db.scalar("SELECT count(*) FROM corrections WHERE task = ? AND undone_at IS NULL", (task,))
+        )
+
+    def latest(self, task: str) -> str | None:
+        """When the newest correction of ``task`` (undone or not) was made."""
+        return self.db.scalar("SELECT max(created_at) FROM corrections WHERE task = ?", (task,))
+
+    def labels(self, task: str) -> list[str]:
+        """The distinct labels of the corrections of ``task`` in force, oldest first."""
+        rows = self.db.query(
+            "SELECT json_extract(value, '$.label') AS label FROM corrections WHERE task = ? AND undone_at IS NULL"
+            " AND json_extract(value, '$.label') IS NOT NULL GROUP BY label ORDER BY min(id)",
+            (task,),
+        )
+        return [r["label"] for r in rows]
+
     def count_since(self, task: str, since: str | None) -> int:
         return int(
             self.db.scalar(

@@ -181,6 +181,21 @@ class Documents:
         rows = self.db.query(f"SELECT id FROM documents WHERE parent_id IN ({marks}) ORDER BY id", doc_ids)
         return [r["id"] for r in rows]
 
+    def id_by_sha256(self, sha256: str) -> int | None:
+        return self.db.scalar("SELECT id FROM documents WHERE sha256 = ?", (sha256,))
+
+    def texts_without_correction(self, task: str, limit: int, max_chars: int = 4000) -> list[str]:
+        """The newest processed documents' texts (cut at ``max_chars``) that have no correction of
+        ``task`` in force: what pseudo-rehearsal replays the model in use's answers on."""
+        rows = self.db.query(
+            "SELECT substr(d.text, 1, ?) AS text FROM documents d WHERE d.status = 'done' AND d.text IS NOT NULL"
+            " AND length(trim(d.text)) > 0 AND NOT EXISTS (SELECT 1 FROM corrections c WHERE c.task = ?"
+            " AND c.undone_at IS NULL AND (c.document_id = d.id OR c.sha256 = d.sha256))"
+            " ORDER BY d.id DESC LIMIT ?",
+            (max_chars, task, limit),
+        )
+        return [r["text"] for r in rows]
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         for row in self.db.query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status"):

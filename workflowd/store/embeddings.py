@@ -37,3 +37,17 @@ class Embeddings:
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
         return [r[0] for r in rows], np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+
+    def uncorrected(self, task: str, encoder: str, *, limit: int) -> tuple[list[int], np.ndarray]:
+        """(document ids, embeddings) of the newest documents with no correction of ``task`` in
+        force: where a retrained model is checked to keep the answers of the model in use."""
+        rows = self.db.conn.execute(
+            "SELECT e.document_id, e.vector FROM embeddings e JOIN documents d ON d.id = e.document_id"
+            " WHERE e.encoder = ? AND d.status = 'done' AND NOT EXISTS (SELECT 1 FROM corrections c"
+            " WHERE c.task = ? AND c.undone_at IS NULL AND (c.document_id = d.id OR c.sha256 = d.sha256))"
+            " ORDER BY e.document_id DESC LIMIT ?",
+            (encoder, task, int(limit)),
+        ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return [r[0] for r in rows], np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])

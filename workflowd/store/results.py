@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .db import StoreDB, dumps, now_iso
@@ -56,3 +57,32 @@ class StepResults:
             row["needs_review"] = bool(row["needs_review"])
             out[step] = row
         return out
+
+    def unanswered(
+        self,
+        steps: Sequence[str],
+        *,
+        source: str | None = None,
+        since: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The results of ``steps`` that no correction in force answers, least confident first
+        (without a confidence: last), with their document's name, title, source and date."""
+        where = ["r.status = 'ok'", "d.status = 'done'", f"r.step IN ({','.join('?' * len(steps))})"]
+        params: list[Any] = list(steps)
+        if source:
+            where.append("d.source = ?")
+            params.append(source)
+        if since:
+            where.append("d.created_at >= ?")
+            params.append(since)
+        rows = self.db.query(
+            "SELECT r.document_id, r.step, r.confidence, r.data, r.model_version, d.name, d.title, d.source,"
+            " d.created_at FROM step_results r JOIN documents d ON d.id = r.document_id"
+            f" WHERE {' AND '.join(where)} AND NOT EXISTS (SELECT 1 FROM corrections c WHERE"
+            " c.document_id = r.document_id AND c.task = r.step AND c.undone_at IS NULL)"
+            " ORDER BY r.confidence IS NULL, r.confidence, r.document_id",
+            params,
+        )
+        for r in rows:
+            r["data"] = json.loads(r["data"] or "{}")
+        return rows

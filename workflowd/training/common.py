@@ -25,20 +25,34 @@ Progress = Callable[[EpochReport], None]
 
 
 class AnchoredHead(torch.nn.Module):
-    """A linear head ``W0 + delta``: weight decay on delta pulls it back to the zero-shot weights."""
+    """A linear head ``W0 + delta``: weight decay on delta pulls it back to the zero-shot weights.
 
-    def __init__(self, w0: np.ndarray, dropout: float):
+    ``b0``: the starting bias (zero by default). ``frozen``: rows (labels) that keep their
+    starting weight and bias whatever the examples say.
+    """
+
+    def __init__(self, w0: np.ndarray, dropout: float, b0: np.ndarray | None = None,
+                 frozen: np.ndarray | None = None):
         super().__init__()
         self.register_buffer("w0", torch.tensor(w0, dtype=torch.float32))
+        self.register_buffer("b0", torch.tensor(b0 if b0 is not None else np.zeros(w0.shape[0]), dtype=torch.float32))
+        free = np.ones(w0.shape[0], dtype=np.float32) if frozen is None else 1.0 - np.asarray(frozen, np.float32)
+        self.register_buffer("free", torch.tensor(free))
         self.delta = torch.nn.Parameter(torch.zeros_like(self.w0))
         self.bias = torch.nn.Parameter(torch.zeros(w0.shape[0]))
         self.dropout = torch.nn.Dropout(dropout)
 
+    def weight(self) -> torch.Tensor:
+        return self.w0 + self.delta * self.free[:, None]
+
+    def full_bias(self) -> torch.Tensor:
+        return self.b0 + self.bias * self.free
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(x) @ (self.w0 + self.delta).T + self.bias
+        return self.dropout(x) @ self.weight().T + self.full_bias()
 
     def export(self) -> tuple[np.ndarray, np.ndarray]:
-        return (self.w0 + self.delta).detach().cpu().numpy(), self.bias.detach().cpu().numpy()
+        return self.weight().detach().cpu().numpy(), self.full_bias().detach().cpu().numpy()
 
 
 class EarlyStopping:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,11 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import WorkflowdError
-
-
-class DataError(WorkflowdError):
-    """A training or evaluation file cannot be used."""
+from ..datafiles import read_jsonl
+from ..errors import DataError
 
 
 @dataclass
@@ -26,28 +21,6 @@ class LabelledTexts:
 
     def __len__(self) -> int:
         return len(self.texts)
-
-
-def read_jsonl(path: Path) -> tuple[list[tuple[int, dict]], str]:
-    """The objects of a JSONL file with their line numbers, and the file's sha256."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    rows = []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise DataError(f'{path}, line {number}: expected an object with a "text" string')
-        rows.append((number, row))
-    if not rows:
-        raise DataError(f"{path} holds no examples")
-    return rows, hashlib.sha256(raw).hexdigest()
 
 
 def load_labelled_jsonl(path: Path) -> LabelledTexts:

@@ -1,5 +1,5 @@
-"""The promotion gate: is the candidate worse than the model in use, beyond the noise of a
-small evaluation set?
+"""The promotion gate: is the candidate worse, or better, than the model in use, beyond the
+noise of a small evaluation set?
 
 Both models are scored on the same examples (per-example scores in [0, 1]: 1 for a right
 label, a document's entity F1, a summary's ROUGE-2). The candidate counts as worse on a set
@@ -12,6 +12,10 @@ when
 On 30 held-out corrections one lost example is 3 points of accuracy and no evidence at all
 (p = 0.5); four lost and none won is (p = 0.0625). ``significance = 1`` turns the test off:
 any drop beyond the margin rejects.
+
+It counts as better the other way round: a higher mean score, and a sign test that says it
+wins more often than it loses at ``significance``. One example won of four is no evidence of
+anything (p = 0.5): the retraining loop promotes a candidate only when it is better.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class Comparison:
     losses: int
     p_value: float  # one-sided sign test: P(at least `losses` of wins + losses | a fair coin)
     worse: bool
+    p_better: float = 1.0  # the same test the other way: P(at least `wins` of wins + losses)
+    better: bool = False
 
     def public(self) -> dict[str, Any]:
         return {
@@ -44,6 +50,8 @@ class Comparison:
             "losses": self.losses,
             "p_value": round(self.p_value, 6),
             "worse": self.worse,
+            "p_better": round(self.p_better, 6),
+            "better": self.better,
         }
 
 
@@ -59,6 +67,7 @@ def compare(
     diff = cand - cur
     wins, losses = int((diff > EPS).sum()), int((diff < -EPS).sum())
     p = binomtest(losses, wins + losses, 0.5, alternative="greater").pvalue if losses else 1.0
+    p_better = binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue if wins else 1.0
     mean_cand = float(cand.mean()) if len(cand) else 0.0
     mean_cur = float(cur.mean()) if len(cur) else 0.0
     worse = (
@@ -66,4 +75,5 @@ def compare(
         and mean_cand < mean_cur - margin - EPS
         and bool(significance >= 1 or p < significance)
     )
-    return Comparison(len(cand), mean_cand, mean_cur, wins, losses, float(p), worse)
+    better = bool(wins) and mean_cand > mean_cur + EPS and bool(significance >= 1 or p_better < significance)
+    return Comparison(len(cand), mean_cand, mean_cur, wins, losses, float(p), worse, float(p_better), better)

@@ -29,11 +29,14 @@ def train_head(
     patience: int,
     seed: int,
     report: Progress | None = None,
+    b0: np.ndarray | None = None,
+    frozen: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(weight, bias, epochs) of an anchored head trained with AdamW, early-stopped on the
-    validation loss; ``epochs`` is the best epoch (all of them without validation)."""
+    validation loss; ``epochs`` is the best epoch (all of them without validation).
+    ``b0`` and ``frozen``: see AnchoredHead."""
     torch.manual_seed(seed)
-    head = AnchoredHead(w0, dropout)
+    head = AnchoredHead(w0, dropout, b0, frozen)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     Xt, yt = torch.tensor(X[list(train_idx)]), torch.tensor(y[list(train_idx)])
     Xv, yv = torch.tensor(X[list(val_idx)]), torch.tensor(y[list(val_idx)])

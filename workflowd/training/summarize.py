@@ -20,7 +20,8 @@ from ..summary import (
     sentence_features,
     top_in_order,
 )
-from .data import DataError, read_jsonl
+from ..datafiles import read_jsonl
+from ..errors import DataError
 
 
 @dataclass

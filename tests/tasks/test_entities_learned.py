@@ -8,7 +8,7 @@ from workflowd.config import ModelSettings
 from workflowd.models.encoder import Encoder
 from workflowd.ner.tagger import load_tagger
 from workflowd.pipeline import Document, StepContext
-from workflowd.steps.entities import SHIPPED, Entities, EntitiesSettings
+from workflowd.tasks.entities import SHIPPED, Entities, EntitiesSettings
 
 
 def _found(data: dict, text: str) -> set[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workflowd.pipeline import Document, StepContext
-from workflowd.steps.sentiment import Sentiment, SentimentSettings
+from workflowd.tasks.sentiment import Sentiment, SentimentSettings
 
 
 def _run(context: StepContext, text: str, **settings) -> dict:  # noqa: ANN003

@@ -9,7 +9,10 @@ import pytest
 
 from workflowd.errors import ConfigError
 from workflowd.pipeline import Document, StepContext
-from workflowd.steps.classify import Classify, ClassifySettings
+from workflowd.corrections import correct
+from workflowd.tasks import CorrectionInput
+from workflowd.tasks.classify import Classify, ClassifySettings, ClassifyTask
+from workflowd.training.retrain import corrections_examples
 
 
 def _docs(context: StepContext, *texts: str) -> list[Document]:
@@ -87,3 +90,48 @@ def test_unknown_step_setting_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="steps.classify.threshhold: unknown key 'threshhold' "
                                           r"\(did you mean 'threshold'\?\)"):
         build_pipelines(load_config(path))
+
+
+def _corrected(context: StepContext, labels: dict[str, str]) -> None:
+    """Documents of the given texts in the store, each corrected with its label."""
+    from workflowd.store import FoundFile
+
+    store = context.models.registry().store
+    task = ClassifyTask(context.settings, context.models)
+    for i, (text, label) in enumerate(labels.items()):
+        doc_id, _ = store.documents.add(
+            FoundFile(source="t", path=f"/t/{i}", name=f"{i}.txt", sha256=f"sha{i}", size=1), pipeline="default",
+            max_attempts=1,
+        )
+        store.documents.set_extracted(doc_id, media_type="text/plain", title=None, text=text, meta={})
+        correct(store, doc_id, task, CorrectionInput(label=label))
+
+
+def test_labels_are_matched_without_regard_to_case(context: StepContext) -> None:
+    _corrected(context, {"A film review.": "entertainment", "A concert.": "  ENTERTAINMENT ", "A bill.": "Invoice"})
+    store = context.models.registry().store
+    assert [c["value"]["label"] for c in store.corrections.list()] == ["entertainment", "entertainment", "invoice"]
+
+
+def test_a_retrained_classifier_knows_every_label_and_keeps_the_untaught_ones(context: StepContext) -> None:
+    from workflowd.models.classifier import Classifier
+
+    texts = {
+        "The new Marvel film opens this weekend in cinemas.": "entertainment",
+        "Tickets for the concert at Wembley go on sale Friday.": "entertainment",
+        "The Netflix series returns for a third season.": "entertainment",
+        "Our monthly newsletter: new products and a discount code.": "newsletter",
+    }
+    _corrected(context, texts)
+    task = ClassifyTask(context.settings, context.models)
+    r = task.make_retrainer()
+    current, _ = r.current()
+    examples = r.prepare(corrections_examples(context.models.registry().store, "classify"))
+    candidate = r.train(examples, current).model
+    assert candidate.labels[: len(current.labels)] == current.labels and candidate.labels[-1] == "entertainment"
+    untaught = [i for i, label in enumerate(current.labels) if label not in ("newsletter",)]
+    # the labels without corrections keep the weights of the model in use (at its temperature)
+    assert np.allclose(candidate.weight[untaught], current.weight[untaught] / current.temperature, atol=1e-5)
+    assert r.refuse(candidate, current) is None
+    dropped = Classifier(candidate.labels[1:], candidate.weight[1:], candidate.bias[1:], 1.0, "head")
+    assert r.refuse(dropped, current).startswith("it drops label(s) invoice")

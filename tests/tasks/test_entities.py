@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from workflowd.entities import PATTERN_TYPES
 from workflowd.pipeline.step import Document
-from workflowd.steps.entities import Entities, EntitiesSettings
+from workflowd.tasks.entities import Entities, EntitiesSettings
 
 
 def _run(text: str, **settings) -> dict:  # noqa: ANN003

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import shared_data
 from workflowd.pipeline import Document, StepContext
 from workflowd.sentences import split_sentences
-from workflowd.steps.summarize import SHIPPED, Summarize, SummarizeSettings
+from workflowd.tasks.summarize import SHIPPED, Summarize, SummarizeSettings
 from workflowd.summary import SalienceHead
 
 
