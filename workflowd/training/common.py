@@ -95,10 +95,11 @@ class Anchor:
 
 class BestEpoch:
     """Keeps the trainable weights of the epoch with the best validation score, and puts them
-    back at the end (fine-tuned models: only the parameters that train are copied)."""
+    back at the end (fine-tuned models: only the parameters that train are copied). A score
+    counts as better when it beats the best by more than ``min_gain``."""
 
-    def __init__(self, model: torch.nn.Module, head: torch.nn.Module, patience: int):
-        self.model, self.head, self.patience = model, head, patience
+    def __init__(self, model: torch.nn.Module, head: torch.nn.Module, patience: int, min_gain: float = 0.0):
+        self.model, self.head, self.patience, self.min_gain = model, head, patience, min_gain
         self.best, self.epoch, self.bad = float("-inf"), 0, 0
         self._state: dict[str, Any] | None = None
 
@@ -106,7 +107,7 @@ class BestEpoch:
         """Record an epoch's score (None: no validation); returns True when training should stop."""
         if score is None:
             return False
-        if score > self.best:
+        if score > self.best + self.min_gain:
             self.best, self.epoch, self.bad = score, epoch, 0
             self._state = {
                 "model": {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad},

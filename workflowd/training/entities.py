@@ -25,8 +25,9 @@ from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
-from .common import Anchor, BestEpoch, EpochReport, Progress
+from .common import Progress
 from .finetune import load_head_state, resume_adapter, tunable_copy
+from .fit import Validation, fit, random_batches
 
 IGNORE = -100
 
@@ -229,69 +230,36 @@ def train_prepared(
     if init is not None:
         load_head_state(head, init / "head.safetensors")
     tagger = Tagger(encoder, model, head, tags)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    anchor = Anchor(trainable + list(head.parameters()), params.anchor if init is not None else 0.0)
-    opt = torch.optim.AdamW(
-        [{"params": trainable, "lr": params.lr}, {"params": list(head.parameters()), "lr": params.head_lr}],
-        weight_decay=params.weight_decay,
+
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        chosen = [items[i] for i in batch]
+        logits = window_logits(model, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
+        y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
+        for row, (_w, labels) in enumerate(chosen):
+            y[row, : len(labels)] = torch.from_numpy(labels)
+        return F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
+
+    def validate() -> Validation:
+        f1 = evaluate_docs(tagger, val)["f1"] if val else None
+        return Validation(f1, f1=f1, record={"val_f1": f1})
+
+    fitted = fit(
+        model, head, random_batches(len(items), params.batch_size, params.seed), batch_loss, validate,
+        epochs=params.epochs, steps_per_epoch=math.ceil(len(items) / params.batch_size), lr=params.lr,
+        head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
+        patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
     )
-    steps = params.epochs * math.ceil(len(items) / params.batch_size)
-    warmup = max(1, int(params.warmup_share * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
-    )
-    g = torch.Generator().manual_seed(params.seed)
-    best = BestEpoch(model, head, params.patience)
-    history = []
-    for epoch in range(1, params.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        head.train()
-        total, count = 0.0, 0
-        for batch in torch.randperm(len(items), generator=g).split(params.batch_size):
-            chosen = [items[i] for i in batch]
-            logits = window_logits(model, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
-            y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
-            for row, (_w, labels) in enumerate(chosen):
-                y[row, : len(labels)] = torch.from_numpy(labels)
-            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
-            loss = loss + anchor.penalty()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), 1.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(chosen)
-            count += len(chosen)
-        metrics = evaluate_docs(tagger, val) if val else None
-        f1 = metrics["f1"] if metrics else None
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total / max(1, count),
-                "val_f1": f1,
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
-        if report:
-            report(
-                EpochReport(epoch, params.epochs, total / max(1, count), None, f1, time.perf_counter() - t0)
-            )
-        if best.update(epoch, f1):
-            break
-    best.restore()
-    model.eval()
     final = evaluate_docs(tagger, val) if val else {}
     meta = {
         "method": "lora",
         "types": list(TYPES),
         "params": params.__dict__,
-        "best_epoch": best.epoch,
+        "best_epoch": fitted.best_epoch,
         "continued_from": str(init) if init else None,
         "train_documents": len(train),
         "train_windows": len(items),
         "val_documents": len(val),
         "train_seconds": round(time.perf_counter() - t_start, 1),
-        "history": history,
+        "history": fitted.history,
     }
-    return TaggerOutcome(tagger, model, final, meta, history)
+    return TaggerOutcome(tagger, model, final, meta, fitted.history)

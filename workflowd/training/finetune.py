@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import torch
 from torch.nn import functional as F
 
 from ..models.encoder import Chunk, Encoder, document_embeddings
-from .common import AnchoredHead, EarlyStopping, EpochReport, Progress, macro_f1
+from .common import AnchoredHead, Progress, macro_f1
+from .fit import Validation, fit, random_batches
 
 LORA_TARGETS = ["query", "key", "value", "dense"]
 HEAD_LR = 1e-2
@@ -79,7 +79,8 @@ def finetune(
     train_windows: int,
     report: Progress | None = None,
 ) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, np.ndarray]:
-    """(tuned model, head weight, head bias, validation logits) after early stopping."""
+    """(tuned model, head weight, head bias, validation logits) after early stopping on the
+    validation loss."""
     torch.manual_seed(seed)
     model = tunable_copy(encoder, method, lora_r, lora_alpha)
     head = AnchoredHead(w0, dropout).to(encoder.device)
@@ -87,22 +88,10 @@ def finetune(
     val_docs = [encoder.chunk(texts[i], max_chunks=encoder.settings.max_chunks) for i in val_idx]
     yt = torch.tensor(y[list(train_idx)], device=encoder.device)
     yv = torch.tensor(y[list(val_idx)], device=encoder.device)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(
-        [{"params": trainable, "lr": lr}, {"params": list(head.parameters()), "lr": HEAD_LR}],
-        weight_decay=weight_decay,
-    )
-    total_steps = epochs * math.ceil(len(train_docs) / batch_size)
-    warmup = max(1, int(WARMUP_SHARE * total_steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
-    )
-    stopper = EarlyStopping(patience)
-    g = torch.Generator().manual_seed(seed)
 
-    def state() -> dict:
-        return {"model": {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad},
-                "head": head.state_dict()}
+    def batch_loss(batch: torch.Tensor) -> torch.Tensor:
+        emb = document_embeddings(model, [train_docs[i] for i in batch], encoder.pad_id, encoder.device)
+        return F.cross_entropy(head(emb), yt[batch])
 
     def val_logits() -> torch.Tensor:
         model.eval()
@@ -110,36 +99,18 @@ def finetune(
         with torch.inference_mode():
             return head(embed(model, encoder, val_docs, encoder.settings.batch_size))
 
-    for epoch in range(1, epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        head.train()
-        total = 0.0
-        for batch in torch.randperm(len(train_docs), generator=g).split(batch_size):
-            opt.zero_grad()
-            emb = document_embeddings(model, [train_docs[i] for i in batch], encoder.pad_id, encoder.device)
-            loss = F.cross_entropy(head(emb), yt[batch])
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(batch)
-        val_loss = val_f1 = None
-        if len(val_docs):
-            logits = val_logits()
-            val_loss = float(F.cross_entropy(logits, yv))
-            val_f1 = macro_f1(yv.cpu().numpy(), logits.argmax(1).cpu().numpy(), len(w0))
-        if report:
-            report(EpochReport(epoch, epochs, total / len(train_docs), val_loss, val_f1, time.perf_counter() - t0))
-        if val_loss is not None and stopper.update(val_loss, state):
-            break
-    if stopper.best_state is not None:
-        named = dict(model.named_parameters())
-        with torch.no_grad():
-            for n, value in stopper.best_state["model"].items():
-                named[n].copy_(value)
-        head.load_state_dict(stopper.best_state["head"])
+    def validate() -> Validation:
+        if not len(val_docs):
+            return Validation(None)
+        logits = val_logits()
+        loss = float(F.cross_entropy(logits, yv))
+        return Validation(-loss, loss, macro_f1(yv.cpu().numpy(), logits.argmax(1).cpu().numpy(), len(w0)))
+
+    # the head's gradients stay out of the clipping: so this classifier has always trained
+    fit(model, head, random_batches(len(train_docs), batch_size, seed), batch_loss, validate,
+        epochs=epochs, steps_per_epoch=math.ceil(len(train_docs) / batch_size), lr=lr, head_lr=HEAD_LR,
+        weight_decay=weight_decay, warmup_share=WARMUP_SHARE, patience=patience, min_gain=1e-4,
+        clip_head=False, report=report)
     logits = val_logits().cpu().numpy() if len(val_docs) else np.zeros((0, len(w0)), dtype=np.float32)
     weight, bias = head.export()
-    model.eval()
     return model, weight, bias, logits

@@ -25,9 +25,10 @@ from torch.nn import functional as F
 from ..models.encoder import Encoder
 from ..sentiment.data import LABELS, SentimentData
 from ..sentiment.model import SentimentHead, SentimentModel, chunk_logits, sentence_chunks
-from .common import Anchor, BestEpoch, EpochReport, Progress
+from .common import Progress
 from .data import stratified_split
 from .finetune import load_head_state, resume_adapter, tunable_copy
+from .fit import Validation, fit
 from .metrics import classification_metrics
 
 
@@ -127,69 +128,37 @@ def train_sentiment(
     if init is not None:
         load_head_state(head, init / "head.safetensors")
     wrapped = SentimentModel(encoder, model, head)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    anchor = Anchor(trainable + list(head.parameters()), params.anchor if init is not None else 0.0)
-    opt = torch.optim.AdamW(
-        [{"params": trainable, "lr": params.lr}, {"params": list(head.parameters()), "lr": params.head_lr}],
-        weight_decay=params.weight_decay,
-    )
-    steps = params.epochs * math.ceil(len(texts) / params.batch_size)
-    warmup = max(1, int(params.warmup_share * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
-    )
+
+    def batch_loss(batch: np.ndarray) -> torch.Tensor:
+        logits = chunk_logits(model, head, [chunks[i] for i in batch], encoder)
+        idx = torch.from_numpy(batch)
+        return F.cross_entropy(logits + neutral_mask[idx].to(logits.device), y[idx].to(logits.device))
 
     def validate() -> tuple[float | None, dict[str, Any]]:
         per = {v.source: sentiment_metrics(wrapped, v) for v in vals if v is not None}
         return (float(np.mean([m["accuracy"] for m in per.values()])) if per else None), per
 
-    best = BestEpoch(model, head, params.patience)
-    history = []
-    for epoch in range(1, params.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        head.train()
-        total = 0.0
-        for batch in _batches(lengths, params.batch_size, g):
-            logits = chunk_logits(model, head, [chunks[i] for i in batch], encoder)
-            idx = torch.from_numpy(batch)
-            loss = F.cross_entropy(logits + neutral_mask[idx].to(logits.device), y[idx].to(logits.device))
-            loss = loss + anchor.penalty()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trainable + list(head.parameters()), 1.0)
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(batch)
+    def epoch_validation() -> Validation:
         score, per = validate()
-        history.append(
-            {
-                "epoch": epoch,
-                "train_loss": total / len(texts),
-                "val_mean_accuracy": score,
-                "val": {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in per.items()},
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
-        if report:
-            report(
-                EpochReport(epoch, params.epochs, total / len(texts), None, score, time.perf_counter() - t0)
-            )
-        if best.update(epoch, score):
-            break
-    best.restore()
-    best_epoch = best.epoch
-    model.eval()
+        val = {k: {"accuracy": v["accuracy"], "macro_f1": v["macro_f1"]} for k, v in per.items()}
+        return Validation(score, f1=score, record={"val_mean_accuracy": score, "val": val})
+
+    fitted = fit(
+        model, head, lambda: _batches(lengths, params.batch_size, g), batch_loss, epoch_validation,
+        epochs=params.epochs, steps_per_epoch=math.ceil(len(texts) / params.batch_size), lr=params.lr,
+        head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
+        patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
+    )
     _score, per = validate()
     meta = {
         "method": "lora",
         "labels": list(LABELS),
         "params": params.__dict__,
-        "best_epoch": best_epoch,
+        "best_epoch": fitted.best_epoch,
         "continued_from": str(init) if init else None,
         "data": [{"file": s.source, "sha256": s.sha256, "n": len(s), "binary": s.binary} for s in sources],
         "train_examples_per_epoch": len(texts),
         "train_seconds": round(time.perf_counter() - t_start, 1),
     }
     metrics = {"validation": per, "mean_accuracy": _score}
-    return SentimentOutcome(wrapped, model, metrics, meta, history)
+    return SentimentOutcome(wrapped, model, metrics, meta, fitted.history)
