@@ -47,6 +47,7 @@ def test_plain_message_text_title_and_meta(write, settings: ExtractSettings, blo
         "Subject: Grüße from the team\nFrom: Alice <alice@example.com>\nTo: bob@example.com\n"
         "Cc: carol@example.com\nDate: Tue, 10 May 2005 11:26:39 -0600\n\nHello Bob,\nplease pay."
     )
+    assert result.text[result.meta["body_start"] :] == "Hello Bob,\nplease pay."
     assert result.attachments == []
 
 

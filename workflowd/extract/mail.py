@@ -31,7 +31,11 @@ _BODY_TYPES = ("text/plain", "text/html")
 
 
 def extract_mail(data: bytes, settings: ExtractSettings, blob_dir: Path) -> Extraction:
-    """Parse one message: header block plus body as text, Subject as title, attachments as blobs."""
+    """Parse one message: header block plus body as text, Subject as title, attachments as blobs.
+
+    ``meta["body_start"]`` is the offset in the text where the body begins (after the header
+    block and its blank line; the text's length when the body is empty).
+    """
     try:
         msg = email.message_from_bytes(data, policy=policy.default)
         meta: dict[str, Any] = mail_meta(msg)
@@ -46,7 +50,10 @@ def extract_mail(data: bytes, settings: ExtractSettings, blob_dir: Path) -> Extr
     if walker.errors:
         meta["part_errors"] = walker.errors
     body = "\n\n".join(t for t in walker.texts if t.strip())
-    text = "\n\n".join(p for p in (header_block(meta), body) if p)
+    block = header_block(meta)
+    text = "\n\n".join(p for p in (block, body) if p)
+    # where the body starts in the text: readers that skip the header block need it exactly
+    meta["body_start"] = len(text) - len(body)
     return Extraction(
         media_type=MAIL,
         text=text,
