@@ -173,6 +173,14 @@ def content_sentences(text: str, spans: Sequence[Span]) -> list[Sentence]:
     return out
 
 
+def readable_sentences(text: str, media_type: str | None, meta: dict[str, Any] | None = None) -> list[Sentence]:
+    """The sentences a person wrote: of a mail, those of its content spans; of anything else,
+    every sentence of the text (exactly ``split_sentences(text)``)."""
+    if media_type != MAIL:
+        return split_sentences(text)
+    return content_sentences(text, content_spans(text, media_type, meta))
+
+
 def _lines(text: str, start: int) -> list[Span]:
     """The lines of ``text[start:]`` as spans, without their line breaks."""
     out = []

@@ -171,9 +171,10 @@ class SalienceHead:
 MAX_SENTENCES = 500  # candidates per document: bounded time on a 2-million-character file
 
 
-def candidate_sentences(text: str) -> list[Sentence]:
-    """The sentences a summary is chosen from: the first MAX_SENTENCES of the text."""
-    return split_sentences(text)[:MAX_SENTENCES]
+def candidate_sentences(text: str, sentences: Sequence[Sentence] | None = None) -> list[Sentence]:
+    """The sentences a summary is chosen from: the first MAX_SENTENCES of the text (or of
+    ``sentences``, those a person wrote: workflowd.readable)."""
+    return list(split_sentences(text) if sentences is None else sentences)[:MAX_SENTENCES]
 
 
 def top_in_order(scores: np.ndarray, k: int) -> list[int]:

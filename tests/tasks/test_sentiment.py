@@ -49,3 +49,17 @@ def test_empty_and_bounded_documents(context: StepContext) -> None:
     assert d["most_negative"] is None and d["most_positive"] is None
     long = "I love it. " * 1000
     assert _run(context, long, max_sentences=5)["sentences"] == 5
+
+
+def test_a_mail_is_read_without_its_headers_quotes_and_footer(context: StepContext) -> None:
+    from tests.tasks.test_summarize import _mail_document
+
+    doc = _mail_document(context)
+    result = Sentiment(SentimentSettings(), context).run(doc)
+    body = doc.meta["body_start"]
+    quote = doc.text.index("> Is the move")
+    for key in ("most_negative", "most_positive"):
+        s = result.data[key]
+        if s:
+            assert body <= s["start"] < quote, (key, s)
+    assert result.data["sentences"] <= 5  # the body's own, not the quote, signature or footer

@@ -24,7 +24,7 @@ import torch
 
 from ..errors import ModelError
 from ..models.encoder import Chunk, Encoder, forward_windows
-from ..sentences import split_sentences
+from ..sentences import Sentence, split_sentences
 from .data import LABELS
 
 SENTENCE_TOKENS = 128
@@ -109,10 +109,17 @@ class SentimentModel:
             out[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
         return out
 
-    def documents(self, texts: Sequence[str], max_sentences: int = MAX_SENTENCES) -> list[DocumentSentiment]:
+    def documents(
+        self,
+        texts: Sequence[str],
+        max_sentences: int = MAX_SENTENCES,
+        sentences: Sequence[Sequence[Sentence]] | None = None,
+    ) -> list[DocumentSentiment]:
+        """Each document's sentiment from its sentences (``sentences``: those to read, e.g. a
+        mail's without its quotes; by default all of the text's)."""
         per_doc = []
-        for text in texts:
-            sents = split_sentences(text)[:max_sentences] or []
+        for i, text in enumerate(texts):
+            sents = list(split_sentences(text) if sentences is None else sentences[i])[:max_sentences]
             per_doc.append(sents)
         flat = [s.text for sents in per_doc for s in sents]
         probs = self.sentence_probs(flat)

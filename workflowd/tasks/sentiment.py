@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..hookspecs import hookimpl
 from ..models.in_use import ModelInUse
 from ..pipeline.step import Document, Step, StepContext, StepResult
+from ..readable import readable_sentences
 from ..sentences import split_sentences
 from ..sentiment import LABELS, SentimentData, load_sentiment_file, normalise_label
 from ..training.retrain import Candidate, Example, TaskRetrainer, repeats, sample
@@ -76,7 +77,9 @@ class Sentiment(Step):
 
     def run_batch(self, docs: list[Document]) -> list[StepResult]:
         model = self.task.model().get(self.context.models)
-        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences)
+        # of a mail, the sentences its sender wrote: not the headers, quotes or list footers
+        read = [readable_sentences(d.text, d.media_type, d.meta) for d in docs]
+        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences, sentences=read)
         out = []
         for doc, r in zip(docs, results, strict=True):
             data = {

@@ -28,6 +28,7 @@ from ..errors import DataError
 from ..hookspecs import hookimpl
 from ..models.in_use import ModelInUse
 from ..pipeline.step import TOKENS, Document, Step, StepContext, StepResult
+from ..readable import readable_sentences
 from ..summary import (
     SalienceHead,
     candidate_sentences,
@@ -101,7 +102,8 @@ class Summarize(Step):
         return self.task.model().get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
-        sentences = candidate_sentences(doc.text)
+        # of a mail, the sentences its sender wrote: not the headers, quotes or list footers
+        sentences = candidate_sentences(doc.text, readable_sentences(doc.text, doc.media_type, doc.meta))
         if not sentences:
             return StepResult({"summary": "", "sentences": []})
         k = self.settings.count(len(sentences))
