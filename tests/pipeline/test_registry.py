@@ -166,3 +166,50 @@ def test_entry_point_plugins_are_loaded(tmp_path: Path) -> None:
     result = json.loads(out.stdout)
     assert "words" in result["names"]
     assert result["origin"] == "extra"
+
+
+HOOKS_PLUGIN = '''
+import json
+from pathlib import Path
+
+from workflowd import hookimpl
+
+SEEN = Path(__file__).with_name("seen.jsonl")
+
+
+@hookimpl
+def document_processed(document, results, store):
+    row = store.documents.get(document.id)  # committed before the hook runs
+    with SEEN.open("a") as fh:
+        fh.write(json.dumps({"id": document.id, "status": row["status"], "steps": sorted(results),
+                             "chars": results["chars"]["data"]["chars"]}) + "\\n")
+'''
+BROKEN_HOOK = '''
+from workflowd import hookimpl
+
+
+@hookimpl
+def document_processed(document):
+    raise RuntimeError("this hook is broken")
+'''
+
+
+def test_document_processed_runs_after_the_commit_and_a_failing_hook_fails_alone(tmp_path: Path) -> None:
+    plugins = write_steps_plugin(tmp_path / "plugins")
+    (plugins / "hooks.py").write_text(HOOKS_PLUGIN)
+    (plugins / "broken_hook.py").write_text(BROKEN_HOOK)
+    path = _config(tmp_path, f"""
+        plugins_dir = "{plugins}"
+        [pipelines.default]
+        steps = ["chars"]
+    """)
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(f"text of {name}")
+    proc = subprocess.run([sys.executable, "-m", "workflowd", "--config", str(path), "ingest", "--json",
+                           str(tmp_path / "a.txt"), str(tmp_path / "b.txt")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [d["status"] for d in json.loads(proc.stdout)] == ["done", "done"]
+    seen = [json.loads(line) for line in (plugins / "seen.jsonl").read_text().splitlines()]
+    assert seen == [{"id": 1, "status": "done", "steps": ["chars"], "chars": 13},
+                    {"id": 2, "status": "done", "steps": ["chars"], "chars": 13}]

@@ -307,7 +307,7 @@ def retrain(
     version = registry.register(
         task,
         lambda folder: candidate.save(folder, meta),
-        base_model=r.provider.encoder.name,
+        base_model=settings.model.base,
         metrics=metrics,
         meta=meta,
     )
