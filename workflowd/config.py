@@ -87,6 +87,7 @@ class FolderSourceSettings(_Section):
     include: list[str] = Field(default_factory=lambda: ["*"])
     exclude: list[str] = Field(default_factory=list)
     settle_delay: float = Field(2.0, ge=0)
+    follow_symlinks: bool = False  # take files that links lead to outside the folder
     pipeline: str = "default"
 
     def resolve(self, base: Path) -> None:

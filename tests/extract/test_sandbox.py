@@ -164,3 +164,13 @@ def test_idle_child_sleeps(sandbox, write) -> None:
     before = _switches(pid)
     time.sleep(1.0)
     assert _switches(pid) - before <= 1  # blocked on stdin: no periodic wake-ups
+
+
+def test_a_name_that_is_not_utf8_reaches_the_child_byte_for_byte(sandbox, tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path)
+    for name in (b"caf\xe9.txt", b"two\nlines.txt", b"\xff" * 251 + b".txt"):
+        path = Path(os.fsdecode(folder + b"/" + name))
+        path.write_bytes(b"content of " + name[:4].replace(b"\n", b" ").hex().encode())
+        assert sandbox.extract(path).text == "content of " + name[:4].replace(b"\n", b" ").hex()
+    with pytest.raises(FileNotFoundError):
+        sandbox.extract(Path(os.fsdecode(folder + b"/gone \xe9.txt")))

@@ -129,3 +129,13 @@ def test_zombie_and_reused_pids_count_as_dead() -> None:
     proc.wait()
     host, pid, _start, token = claim_token().split(":")
     assert not worker_alive(f"{host}:{os.getpid()}:999:{token}")  # same pid, another process's start time
+
+
+def test_an_error_message_holding_an_undecodable_name_is_stored_escaped(store: Store) -> None:
+    import os
+
+    store.documents.add(_found("/in/a.txt"), pipeline="default", max_attempts=1)
+    job = store.jobs.claim()
+    name = os.fsdecode(b"/in/caf\xe9.txt")
+    store.jobs.fail(job, f"cannot read {name}", retry=False)
+    assert store.documents.get(job.document_id)["error"] == "cannot read /in/caf\\xe9.txt"

@@ -19,6 +19,7 @@ from types import FrameType
 
 from ..config import Settings, load_config
 from ..errors import WorkflowdError
+from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
 from ..runtime import build_pipelines
@@ -166,10 +167,7 @@ class Daemon:
                     next_rescan = self._do_reload(next_rescan)
                 now = self.clock()
                 if now >= next_rescan:
-                    for source in self.sources:
-                        found = source.scan(source.known(self.store))
-                        if found:
-                            log.info("rescan of %s found %d new file(s)", source.root, found)
+                    self._rescan()
                     self.retraining.check(self.store)
                     self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
                     next_rescan = now + self.settings.daemon.rescan_interval
@@ -185,31 +183,52 @@ class Daemon:
             self._wake.wait(timeout)
             self._wake.clear()
 
+    def _rescan(self) -> None:
+        for source in self.sources:
+            try:
+                found = source.scan(source.known(self.store))
+            except Exception:  # noqa: BLE001 - one source's failure does not stop the others
+                log.exception("rescan of %s failed", display(source.root))
+                continue
+            if found:
+                log.info("rescan of %s found %d new file(s)", display(source.root), found)
+
     def _take_ready(self) -> None:
         for source in self.sources:
-            for path in source.ready(source.known(self.store)):
+            try:
+                ready = source.ready(source.known(self.store))
+            except Exception:  # noqa: BLE001
+                log.exception("cannot look at the files waiting in %s", display(source.root))
+                continue
+            for path in ready:
                 self._take(source, path)
 
     def _take(self, source: FolderSource, path: Path) -> None:
+        """Take one file; whatever goes wrong with it is logged and costs that file only."""
+        shown = display(path)
         try:
             doc_id, created = source.take(self.store, self.settings, path)
         except FileChanged:
             source.retry_later(path)
             return
         except FileNotFoundError:
+            source.taken(path)
             return  # removed before it could be read; nothing to take
         except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
+            source.taken(path)
+            log.warning("cannot read %s: %s", shown, display(str(exc)))
             return
-        except Exception:  # the store failed (disk full...): keep the file as a candidate
-            log.exception("cannot record %s; trying again shortly", path)
-            source.retry_later(path)
+        except Exception:  # the store failed (disk full...): try again a few times, then at a rescan
+            again = source.failed(path)
+            log.exception("cannot record %s; %s", shown,
+                          "trying again shortly" if again else "looking again at the next rescan")
             return
+        source.taken(path)
         if created:
-            log.info("queued %s as document %d", path, doc_id)
+            log.info("queued %s as document %d", shown, doc_id)
             self.worker.wake()
         else:
-            log.info("%s has the same content as document %d; recorded as another location", path, doc_id)
+            log.info("%s has the same content as document %d; recorded as another location", shown, doc_id)
 
     def _do_reload(self, next_rescan: float) -> float:
         log.info("reloading the configuration (SIGHUP)")

@@ -7,6 +7,7 @@ and replaced after a timeout, a crash or running out of memory.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -23,6 +24,7 @@ from typing import IO, Any
 
 from ..config import ExtractSettings
 from ..errors import ExtractionCrashed, ExtractionError
+from ..filenames import display
 from .core import check_size
 from .protocol import parse_line, response_to_result
 from .result import Extraction
@@ -58,7 +60,8 @@ class SandboxedExtractor:
             raise ExtractionError(f"not a regular file: {path}")
         check_size(info.st_size, self.settings)
         request = {
-            "path": str(path),
+            "path": display(path),  # for people reading a request; the child opens path_b64
+            "path_b64": base64.b64encode(os.fsencode(path)).decode("ascii"),  # the exact bytes of any name
             "settings": self.settings.model_dump(mode="json"),
             "blob_dir": str(self.blob_dir),
         }

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..filenames import clean_text
 from .db import StoreDB, now_iso
 
 
@@ -177,6 +178,7 @@ class Jobs:
         """
         now = time.time() if now is None else now
         again = retry and job.attempts < job.max_attempts
+        error = clean_text(error)  # an OSError's message may hold an undecodable file name
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE jobs SET status = ?, run_after = ?, last_error = ?, finished_at = ?"
