@@ -53,7 +53,7 @@ def load_plugin_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end workflowd
         sys.modules.pop(module_name, None)
         raise PluginError(f"plugin file {path} failed to load: {type(exc).__name__}: {exc}") from exc
     return module

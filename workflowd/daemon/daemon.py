@@ -2,7 +2,8 @@
 
 The main thread sleeps until the next thing it has to do (a file to settle, a rescan) or
 until an event, a signal or the worker wakes it: an idle daemon does no work between rescans.
-Signal handlers only set flags.
+A thread that dies wakes it too, and is restarted (daemon/supervise.py). Signal handlers only
+set flags.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..sources.maildir import MaildirSource
 from ..store import Store
 from .pidfile import PidFile
 from .retraining import Retraining
+from .supervise import RestartBudget, RestartsExhausted, thread_hook
 from .worker import Worker
 
 log = logging.getLogger("workflowd.daemon")
@@ -52,6 +54,8 @@ class Daemon:
         self._wake = threading.Event()
         self._stop = False
         self._reload = False
+        self._rescan_now = False
+        self.restarts = RestartBudget(clock=clock)
         self.sources: list[FolderSource] = []  # folders and Maildirs: watched by the main loop
         self.mail_sources: list[ImapSource] = []  # one thread each
 
@@ -68,7 +72,9 @@ class Daemon:
     # -- life cycle ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError, StoreError."""
+        """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError,
+        ModelError, StoreError, or DaemonError when a part keeps dying. The reason it could not
+        start (or had to stop) is logged."""
         settings = self.settings
         # First of all: a reload or stop asked for while the models load (seconds) must not
         # kill the process with the signal's default action; the loop acts on it once running.
@@ -76,47 +82,96 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+        started = False
+        previous_hook = threading.excepthook
+        threading.excepthook = thread_hook(self._wake.set)
         pidfile = PidFile(settings.pid_path)
-        pidfile.acquire(
-            {
-                "pid": os.getpid(),
-                "started": time.time(),
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "config": str(settings.file) if settings.file else None,
-            }
-        )
-        self.store = Store(settings.db_path)
         try:
-            recovered = self.store.jobs.recover()
-            if recovered:
-                log.warning("re-queued %d job(s) left running by a process that died", recovered)
-            pipelines = build_pipelines(settings)
-            self.worker = Worker(settings, pipelines)
-            self.retraining = Retraining(settings, self.config_arg, on_done=self.worker.wake)
-            self.retraining.start()
-            self.observer = new_observer()
-            self.observer.start()
-            self.sources = self._start_sources(settings)
-            self.worker.start()
-            log.info(
-                "workflowd started (pid %d); watching %s; pipelines: %s",
-                os.getpid(),
-                self._watching() or "nothing",
-                "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
+            pidfile.acquire(
+                {
+                    "pid": os.getpid(),
+                    "started": time.time(),
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "config": str(settings.file) if settings.file else None,
+                }
             )
-            self._loop()
-        finally:
-            self._shutdown()
-            self.store.close()
+            self.store = Store(settings.db_path)
+            try:
+                self._start(settings)
+                started = True
+                self._loop()
+            finally:
+                self._shutdown()
+                self.store.close()
+        except BaseException as exc:
             pidfile.release()
+            if isinstance(exc, WorkflowdError):
+                log.error("workflowd %s: %s", "stops" if started else "cannot start", exc)
+            elif not isinstance(exc, KeyboardInterrupt):
+                log.exception("workflowd %s on an unexpected error", "stops" if started else "cannot start")
+            raise
+        finally:
+            pidfile.release()
+            threading.excepthook = previous_hook
             log.info("workflowd stopped")
+
+    def _start(self, settings: Settings) -> None:
+        """Everything the daemon needs, in order; raises on the first thing that is not right."""
+        recovered = self.store.jobs.recover()
+        if recovered:
+            log.warning("re-queued %d job(s) left running by a process that died", recovered)
+        pipelines = build_pipelines(settings)
+        self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
+        self.retraining = Retraining(settings, self.config_arg, on_done=self._wake_worker)
+        self.retraining.start()
+        self.observer = new_observer(on_exit=self._wake.set)
+        self.observer.start()
+        self.sources = self._start_sources(settings)
+        self.worker.start()
+        log.info(
+            "workflowd started (pid %d); watching %s; pipelines: %s",
+            os.getpid(),
+            self._watching() or "nothing",
+            "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
+        )
+
+    def _wake_worker(self) -> None:
+        self.worker.wake()  # whichever worker runs now: a dead one is replaced
+
+    # -- keeping the threads alive ---------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Restart a worker, observer or IMAP thread that died; raises RestartsExhausted when
+        one keeps dying."""
+        if self._stop:
+            return
+        if not self.worker.is_alive() and not self.worker.stopping:
+            self.restarts.spend("the worker thread")
+            requeued = self.store.jobs.recover(this_process=True)
+            log.error("the worker thread died; re-queued %d job(s) it held and started another", requeued)
+            self.worker = self.worker.successor()
+            self.worker.start()
+        if not self.observer.is_alive():
+            self.restarts.spend("the folder watcher")
+            log.error("the folder watcher thread died; starting another")
+            self.observer = new_observer(on_exit=self._wake.set)
+            self.observer.start()
+            for source in self.sources:
+                source.stop()
+                source.start(self.observer)
+            self._rescan_now = True  # what it missed meanwhile
+        for imap in self.mail_sources:
+            if not imap.alive and not imap.stopping:
+                self.restarts.spend(f"the thread of IMAP source {imap.name}")
+                log.error("the thread of IMAP source %s died; starting another", imap.name)
+                imap.start()
 
     def _start_sources(self, settings: Settings) -> list[FolderSource]:
         sources: list[FolderSource] = []
         self.mail_sources = []
         for conf in settings.sources:
             if conf.type == "imap":
-                imap = ImapSource(conf, settings, on_new=self.worker.wake)
+                imap = ImapSource(conf, settings, on_new=self._wake_worker, on_exit=self._wake.set)
                 imap.start()
                 self.mail_sources.append(imap)
                 continue
@@ -162,11 +217,13 @@ class Daemon:
         next_rescan = self.clock()
         while not self._stop:
             try:
+                self._supervise()
                 if self._reload:
                     self._reload = False
                     next_rescan = self._do_reload(next_rescan)
                 now = self.clock()
-                if now >= next_rescan:
+                if now >= next_rescan or self._rescan_now:
+                    self._rescan_now = False
                     self._rescan()
                     self.retraining.check(self.store)
                     self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
@@ -177,6 +234,8 @@ class Daemon:
                 deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
                 deadlines += [t for s in self.sources if (t := s.due()) is not None]
                 timeout = max(0.0, min(deadlines) - self.clock())
+            except RestartsExhausted:
+                raise
             except Exception:  # e.g. the disk is full: log it and keep the daemon alive
                 log.exception("error in the main loop; retrying in %.0f s", ERROR_BACKOFF_S)
                 timeout = ERROR_BACKOFF_S
@@ -249,7 +308,7 @@ class Daemon:
         self.sources = self._start_sources(new)
         if new.training != self.retraining.settings.training:
             self.retraining.stop()
-            self.retraining = Retraining(new, self.config_arg, on_done=self.worker.wake)
+            self.retraining = Retraining(new, self.config_arg, on_done=self._wake_worker)
             self.retraining.start()
         log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already

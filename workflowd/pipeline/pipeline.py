@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
 from ..config import Settings, describe_errors
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError, WorkflowdError
 from .registry import StepRegistry
 from .step import EMBEDDING, TOKENS, Document, Step, StepContext, StepResult
 
@@ -74,6 +75,8 @@ class Pipeline:
         return errors
 
     def _run_step(self, step: Step, docs: list[Document]) -> list[StepOutcome]:
+        """A step's outcome for each document. Whatever it raises (SystemExit from a plugin's
+        ``sys.exit()`` included; KeyboardInterrupt excepted) fails that step of that document."""
         if not docs:
             return []
         try:
@@ -81,7 +84,9 @@ class Pipeline:
             if len(results) == len(docs) and all(isinstance(r, StepResult) for r in results):
                 return [StepOutcome(step.name, result=r) for r in results]
             raise TypeError("run_batch did not return one StepResult per document")
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
             if len(docs) > 1:
                 log.warning("step %s failed on a batch; running its %d documents one by one", step.name, len(docs))
         out = []
@@ -91,9 +96,11 @@ class Pipeline:
                 if not isinstance(result, StepResult):
                     raise TypeError(f"step returned {type(result).__name__}, not StepResult")
                 out.append(StepOutcome(step.name, result=result))
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 log.exception("step %s failed on document %s", step.name, doc.id)
-                out.append(StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}"))
+                out.append(StepOutcome(step.name, error=describe_failure(exc)))
         return out
 
 
@@ -111,7 +118,7 @@ class Pipelines:
             for sname in pconf.steps:
                 step_cls = registry.get(sname, where=f"pipelines.{pname}.steps of {_where(settings)}")
                 if sname not in self.steps:
-                    self.steps[sname] = step_cls(_step_settings(settings, sname, step_cls), context)
+                    self.steps[sname] = _start_step(step_cls, _step_settings(settings, sname, step_cls), context)
                 steps.append(self.steps[sname])
             self.pipelines[pname] = Pipeline(pname, steps, context)
 
@@ -130,8 +137,27 @@ class Pipelines:
         for step in self.steps.values():
             try:
                 step.close()
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
                 log.exception("step %s failed to close", step.name)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What a failed step stores as its error."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the step tried to exit workflowd (sys.exit({exc.code!r})); only this step failed"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _start_step(step_cls: type[Step], step_settings: Any, context: StepContext) -> Step:
+    """Instantiate a step; a plugin that fails here (or calls sys.exit()) is a PluginError."""
+    try:
+        return step_cls(step_settings, context)
+    except (WorkflowdError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PluginError(f"step {step_cls.name!r} failed to start: {describe_failure(exc)}") from exc
 
 
 def _step_settings(settings: Settings, name: str, step_cls: type[Step]):  # noqa: ANN202

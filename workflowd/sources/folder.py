@@ -54,10 +54,25 @@ class _Candidate:
     failures: int = 0  # times taking it failed for an unexpected reason (the store...)
 
 
-def new_observer() -> BaseObserver:
+class _Observer(Observer):  # type: ignore[misc,valid-type]
+    """The platform's observer, calling ``on_exit`` when its thread ends however it ends."""
+
+    on_exit: Callable[[], None] | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+
+def new_observer(on_exit: Callable[[], None] | None = None) -> BaseObserver:
     # The dispatcher thread waits on its queue with this timeout: long, so an idle daemon
     # does not wake up every second (stop() still ends it at once).
-    return Observer(timeout=3600)
+    observer = _Observer(timeout=3600)
+    observer.on_exit = on_exit
+    return observer
 
 
 class FolderSource:

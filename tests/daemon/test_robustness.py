@@ -1,0 +1,104 @@
+"""A real daemon against what broke it: plugin steps that exit, threads that die."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Env, base_config
+from tests.daemon.helpers import all_settled, daemon_pid, query, wait_for
+
+pytestmark = pytest.mark.slow
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def private_plugins(env: Env) -> Path:
+    """The test plugins, in a folder as `workflowd` wants one: the owner's, writable by no one else."""
+    folder = env.root / "plugins"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for path in PLUGINS.glob("*.py"):
+        shutil.copy(path, folder / path.name)
+        (folder / path.name).chmod(0o600)
+    return folder
+
+
+def configure(env: Env, steps: list[str], extra: str = "") -> None:
+    env.write_config(
+        f'plugins_dir = "{private_plugins(env)}"\n'
+        + base_config(env.data_dir, env.inbox)
+        + f"[pipelines.default]\nsteps = {json.dumps(steps)}\n"
+        + extra
+    )
+
+
+def log_text(env: Env) -> str:
+    return (env.data_dir / "logs" / "workflowd.log").read_text(encoding="utf-8")
+
+
+def bytes_path(folder: Path, name: bytes) -> Path:
+    return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+
+def test_a_step_calling_sys_exit_fails_that_step_only(wf_env: Env) -> None:
+    env = wf_env
+    configure(env, ["exits", "slow"], "[steps.slow]\nseconds = 0\n")
+    env.run("start", timeout=120)
+    (env.inbox / "a.txt").write_text("this step will exit")
+    wait_for(lambda: all_settled(env, 1), 30, "the document whose step exits")
+    (env.inbox / "b.txt").write_text("a later document")
+    wait_for(lambda: all_settled(env, 2), 30, "a later document")
+    docs = {d["name"]: d for d in env.json("list")}
+    first = env.json("show", str(docs["a.txt"]["id"]))
+    assert first["status"] == "done"
+    assert first["results"]["exits"]["status"] == "failed"
+    assert "SystemExit" in first["results"]["exits"]["error"]
+    assert first["results"]["slow"]["status"] == "ok"  # the next step ran
+    assert env.json("show", str(docs["b.txt"]["id"]))["results"]["exits"]["status"] == "ok"
+    status = env.json("status")
+    assert status["running"] and status["queue"] == 0
+    assert status["counts"] == {"queued": 0, "processing": 0, "done": 2, "failed": 0}
+    env.run("stop")
+
+
+def test_a_dead_worker_thread_is_restarted_and_its_job_requeued(wf_env: Env) -> None:
+    env = wf_env
+    marker = env.root / "interrupted"
+    configure(env, ["interrupt"], f'[steps.interrupt]\nonce_marker = "{marker}"\n')
+    pid = env.run("start", timeout=120) and daemon_pid(env)
+    (env.inbox / "killer.txt").write_text("interrupt the worker")
+    wait_for(lambda: all_settled(env, 1), 30, "the document that ended the worker thread")
+    assert marker.exists()
+    log = log_text(env)
+    assert "thread workflowd-worker died: KeyboardInterrupt" in log
+    assert "the worker thread died; re-queued 1 job(s) it held and started another" in log
+    [job] = query(env, "SELECT status, attempts FROM jobs")
+    assert job == {"status": "done", "attempts": 2}  # the try that died counts
+    (env.inbox / "after.txt").write_text("processed by the new worker")
+    wait_for(lambda: all_settled(env, 2), 30, "a document after the restart")
+    assert daemon_pid(env) == pid and env.json("status")["queue"] == 0
+    env.run("stop")
+
+
+def test_a_thread_that_keeps_dying_makes_the_daemon_exit_non_zero(wf_env: Env) -> None:
+    env = wf_env
+    configure(env, ["interrupt"])
+    # Each kills the worker until its 3 tries are used up; after a death the documents the
+    # worker held are tried alone. However they were batched, that is 6 deaths or more: 5
+    # restarts are allowed.
+    for i in range(3):
+        (env.inbox / f"killer-{i}.txt").write_text(f"interrupt the worker, every time ({i})")
+    proc = subprocess.run([sys.executable, "-m", "workflowd", "start", "--foreground"], env=env.env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "the worker thread died 6 times within 10 minutes; workflowd exits" in proc.stderr
+    assert "workflowd stops: the worker thread died 6 times" in log_text(env)
+    failed = query(env, "SELECT error FROM documents WHERE status = 'failed'")
+    assert failed and {f["error"] for f in failed} == {"the worker thread died while processing this document (3 tries)"}
