@@ -1,10 +1,12 @@
-"""A real daemon against what broke it: plugin steps that exit, threads that die."""
+"""A real daemon against what broke it: plugin steps that exit, threads that die; and what it
+leaves on disk is private."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -45,6 +47,14 @@ def log_text(env: Env) -> str:
 
 def bytes_path(folder: Path, name: bytes) -> Path:
     return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+
+MAIL = (
+    b"From: a@example.com\nTo: b@example.com\nSubject: caf\xe9 report\nMIME-Version: 1.0\n"
+    b"Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nSee attached.\n--XX\n"
+    b'Content-Type: text/plain\nContent-Disposition: attachment; filename="r\xe9sum\xe9 \xff.txt"\n\n'
+    b"the attached text\n--XX--\n"
+)
 
 
 def test_a_step_calling_sys_exit_fails_that_step_only(wf_env: Env) -> None:
@@ -102,3 +112,36 @@ def test_a_thread_that_keeps_dying_makes_the_daemon_exit_non_zero(wf_env: Env) -
     assert "workflowd stops: the worker thread died 6 times" in log_text(env)
     failed = query(env, "SELECT error FROM documents WHERE status = 'failed'")
     assert failed and {f["error"] for f in failed} == {"the worker thread died while processing this document (3 tries)"}
+
+
+def test_every_file_the_daemon_writes_is_private_whatever_the_umask(wf_env: Env) -> None:
+    env = wf_env
+    # Left by an older version under umask 022: tightened at start.
+    (env.data_dir / "logs").mkdir(parents=True, mode=0o755)
+    env.data_dir.chmod(0o755)
+    (env.data_dir / "logs" / "workflowd.log.1").write_text("an old rotated log\n")
+    (env.data_dir / "logs" / "workflowd.log.1").chmod(0o644)
+    configure(env, ["slow"], "[steps.slow]\nseconds = 0\n[training]\nnice = 3\n")
+    old = os.umask(0o022)
+    try:
+        env.run("start", timeout=120)
+        (env.inbox / "mail.eml").write_bytes(MAIL)  # its attachment goes to the blob store
+        wait_for(lambda: all_settled(env, 2), 30, "the mail and its attachment")
+        env.run("stop")
+        # A model trained from the command line: its artifacts are private too.
+        from tests.training.test_classify import TOPICS
+
+        data = env.root / "topics.jsonl"
+        data.write_text("".join(json.dumps({"text": t, "label": k}) + "\n" for k, ts in TOPICS.items() for t in ts))
+        env.run("train", "--task", "classify", "--data", str(data), "--no-unlabeled", timeout=300)
+    finally:
+        os.umask(old)
+    seen = {p.relative_to(env.data_dir).as_posix() for p in env.data_dir.rglob("*")}
+    assert {"workflowd.db", "workflowd.pid", "logs/workflowd.log", "logs/workflowd.log.1", "logs/daemon.stderr",
+            "blobs"} <= seen
+    assert any(s.startswith("blobs/") and len(s) > 60 for s in seen)  # blobs/<aa>/<sha256>
+    assert any(s.startswith("models/classify/v1/") for s in seen)
+    assert stat.S_IMODE(env.data_dir.stat().st_mode) == 0o700
+    for path in [env.data_dir, *env.data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {mode:04o}"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
+from ..privacy import private_umask
 from . import correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds
 from .output import error
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    private_umask()  # the store, logs, models and exports workflowd writes are the owner's alone
     try:
         return int(args.func(args) or EXIT_OK)
     except (ConfigError, PluginError) as exc:

@@ -3,7 +3,7 @@
 The main thread sleeps until the next thing it has to do (a file to settle, a rescan) or
 until an event, a signal or the worker wakes it: an idle daemon does no work between rescans.
 A thread that dies wakes it too, and is restarted (daemon/supervise.py). Signal handlers only
-set flags.
+set flags. The daemon's files are private (privacy.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..errors import WorkflowdError
 from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
+from ..privacy import private_umask, secure_data_dir
 from ..runtime import build_pipelines
 from ..sources.folder import FolderSource, new_observer
 from ..sources.imap import ImapSource
@@ -81,7 +82,11 @@ class Daemon:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        private_umask()  # whatever umask started us: the data dir and all in it are the owner's
+        tightened = secure_data_dir(settings.data_dir)
         setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+        for path in tightened:
+            log.info("made %s private (readable by its owner only)", display(path))
         started = False
         previous_hook = threading.excepthook
         threading.excepthook = thread_hook(self._wake.set)
