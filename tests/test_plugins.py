@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_steps_plugin
+from tests.conftest import Env, write_steps_plugin
 from workflowd.config import load_config
 from workflowd.errors import PluginError
 from workflowd.plugins import plugin_manager
@@ -73,3 +73,14 @@ def test_sys_exit_at_import_or_at_start_is_a_plugin_error(tmp_path: Path) -> Non
     with pytest.raises(PluginError, match=r"step 'quits' failed to start: SystemExit: .*sys.exit\(3\)"):
         build_pipelines(load_config(config))
 
+
+def test_start_refuses_a_plugins_folder_others_may_write(wf_env: Env) -> None:
+    env = wf_env
+    folder = write_steps_plugin(env.root / "plugins")
+    folder.chmod(0o777)
+    env.write_config(f'plugins_dir = "{folder}"\n' + env.config.read_text())
+    proc = env.run("start", check=False, timeout=120)
+    assert proc.returncode == 2
+    assert f"plugins folder {folder} is writable by its group and every user" in proc.stderr
+    check = env.run("check", check=False)
+    assert check.returncode == 2 and "FAIL plugins_dir: plugins folder" in check.stdout

@@ -1,11 +1,12 @@
-"""A real daemon against what broke it: plugin steps that exit, threads that die; and what it
-leaves on disk is private."""
+"""A real daemon against what broke it: odd file names, plugin steps that exit, threads that
+die, config typos at start; and what it leaves on disk is private."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -55,6 +56,79 @@ MAIL = (
     b'Content-Type: text/plain\nContent-Disposition: attachment; filename="r\xe9sum\xe9 \xff.txt"\n\n'
     b"the attached text\n--XX--\n"
 )
+
+
+def test_any_file_name_is_a_document_and_never_blocks_the_others(wf_env: Env) -> None:
+    env = wf_env
+    configure(env, ["slow"], "[steps.slow]\nseconds = 0\n")
+    odd = {
+        b"caf\xe9 latin-1.txt": "caf\\xe9 latin-1.txt",
+        b"two\nlines.txt": "two\\nlines.txt",
+        b"L" * 251 + b".txt": "L" * 251 + ".txt",  # 255 bytes: the longest name Linux allows
+        b"mail \xff.eml": "mail \\xff.eml",
+    }
+    bytes_path(env.inbox, b"there before \xfe.txt").write_bytes(b"found by the scan at start")
+    env.run("start", timeout=120)
+    for i, name in enumerate(odd):
+        bytes_path(env.inbox, name).write_bytes(MAIL if name.endswith(b".eml") else b"text of file %d" % i)
+    t0 = time.monotonic()
+    (env.inbox / "normal.txt").write_text("dropped after the odd ones")
+    wait_for(lambda: query(env, "SELECT 1 FROM documents WHERE name = 'normal.txt' AND status = 'done'"), 20,
+             "the normal file")
+    assert time.monotonic() - t0 < 15
+    wait_for(lambda: all_settled(env, len(odd) + 3), 30, "every document")
+
+    docs = {d["name"]: d for d in env.json("list")}  # valid JSON: the names are display text
+    assert set(docs) == {*odd.values(), "there before \\xfe.txt", "normal.txt", "r\ufffdsum\ufffd \ufffd.txt"}
+    assert all(d["status"] == "done" for d in docs.values()), docs
+    for i, (name, shown) in enumerate(odd.items()):
+        doc = env.json("show", str(docs[shown]["id"]))
+        assert doc["path"] == str(env.inbox) + "/" + shown
+        if name.endswith(b".eml"):
+            assert doc["title"] == "café report" and doc["children"]
+            assert "the attached text" in env.json("show", str(doc["children"][0]))["text"]
+        else:  # the extractor read the exact bytes of the path
+            assert doc["text"].strip() == f"text of file {i}", shown
+        assert doc["results"]["slow"]["status"] == "ok"
+    human = env.run("list").stdout
+    assert "caf\\xe9" in human and "two\\nlines" in human
+
+    log = log_text(env)
+    assert "queued " + str(env.inbox) + "/two\\nlines.txt as document" in log
+    assert "caf\\xe9 latin-1.txt" in log
+    assert "Logging error" not in (env.data_dir / "logs" / "daemon.stderr").read_text(errors="replace")
+
+    # After a restart every one is known by its exact bytes: nothing is taken twice.
+    env.run("stop")
+    env.run("start", timeout=120)
+    (env.inbox / "after-restart.txt").write_text("one more")
+    wait_for(lambda: all_settled(env, len(odd) + 4), 30, "the file after the restart")
+    assert query(env, "SELECT COUNT(*) AS n FROM documents")[0]["n"] == len(odd) + 4
+    assert query(env, "SELECT COUNT(*) AS n FROM jobs")[0]["n"] == len(odd) + 4
+    env.run("stop")
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ("[steps.classify]\ntreshold = 0.5\n", "steps.classify.treshold: unknown key 'treshold' (did you mean 'threshold'?)"),
+        ("[steps.sumarize]\nsentences = 2\n", "unknown step 'sumarize' (in the [steps.sumarize] table"),
+    ],
+)
+def test_start_reports_a_config_error_with_its_key(wf_env: Env, table: str, key: str) -> None:
+    env = wf_env
+    env.write_config(base_config(env.data_dir, env.inbox) + table)
+    proc = env.run("start", check=False, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert key in proc.stderr and "started" not in proc.stdout
+    assert not env.json("status")["running"]
+    assert f"workflowd cannot start: " in log_text(env) and key in log_text(env)  # the log says why
+    check = env.run("check", check=False)
+    assert check.returncode == 2 and key in check.stdout
+    # Fixed, it starts: the failed start left nothing behind.
+    env.write_config(base_config(env.data_dir, env.inbox))
+    assert "workflowd started" in env.run("start", timeout=120).stdout
+    env.run("stop")
 
 
 def test_a_step_calling_sys_exit_fails_that_step_only(wf_env: Env) -> None:
@@ -127,6 +201,7 @@ def test_every_file_the_daemon_writes_is_private_whatever_the_umask(wf_env: Env)
         env.run("start", timeout=120)
         (env.inbox / "mail.eml").write_bytes(MAIL)  # its attachment goes to the blob store
         wait_for(lambda: all_settled(env, 2), 30, "the mail and its attachment")
+        assert env.run("check").returncode == 0
         env.run("stop")
         # A model trained from the command line: its artifacts are private too.
         from tests.training.test_classify import TOPICS
@@ -145,3 +220,20 @@ def test_every_file_the_daemon_writes_is_private_whatever_the_umask(wf_env: Env)
     for path in [env.data_dir, *env.data_dir.rglob("*")]:
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {mode:04o}"
+
+
+def test_foreground_daemon_tells_systemd_it_is_ready(wf_env: Env) -> None:
+    env = wf_env
+    address = str(env.root / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(60)
+        proc = subprocess.Popen([sys.executable, "-m", "workflowd", "start", "--foreground"],
+                                env={**env.env, "NOTIFY_SOCKET": address},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert sock.recv(1024) == b"READY=1"
+            assert env.json("status")["running"]
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=30) == 0

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
 from ..privacy import private_umask
-from . import correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds
+from . import check_cmds, correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds
 from .output import error
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
-COMMAND_MODULES = (setup_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds)
+COMMAND_MODULES = (setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,7 +3,8 @@
 The main thread sleeps until the next thing it has to do (a file to settle, a rescan) or
 until an event, a signal or the worker wakes it: an idle daemon does no work between rescans.
 A thread that dies wakes it too, and is restarted (daemon/supervise.py). Signal handlers only
-set flags. The daemon's files are private (privacy.py).
+set flags. The daemon's files are private (privacy.py), and it tells whoever started it when
+it is ready or why it is not (daemon/readiness.py).
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
 from ..privacy import private_umask, secure_data_dir
-from ..runtime import build_pipelines
+from ..runtime import build_pipelines, check_base_model, needs_base_model
 from ..sources.folder import FolderSource, new_observer
 from ..sources.imap import ImapSource
 from ..sources.maildir import MaildirSource
 from ..store import Store
 from .pidfile import PidFile
+from .readiness import Readiness
 from .retraining import Retraining
 from .supervise import RestartBudget, RestartsExhausted, thread_hook
 from .worker import Worker
@@ -47,6 +49,7 @@ class Daemon:
         config_arg: str | None = None,
         log_to_stderr: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        readiness: Readiness | None = None,
     ):
         self.settings = settings
         self.config_arg = config_arg
@@ -56,6 +59,7 @@ class Daemon:
         self._stop = False
         self._reload = False
         self._rescan_now = False
+        self.readiness = readiness or Readiness()
         self.restarts = RestartBudget(clock=clock)
         self.sources: list[FolderSource] = []  # folders and Maildirs: watched by the main loop
         self.mail_sources: list[ImapSource] = []  # one thread each
@@ -75,7 +79,7 @@ class Daemon:
     def run(self) -> None:
         """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError,
         ModelError, StoreError, or DaemonError when a part keeps dying. The reason it could not
-        start (or had to stop) is logged."""
+        start (or had to stop) is logged and sent to ``readiness``."""
         settings = self.settings
         # First of all: a reload or stop asked for while the models load (seconds) must not
         # kill the process with the signal's default action; the loop acts on it once running.
@@ -83,8 +87,12 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
         private_umask()  # whatever umask started us: the data dir and all in it are the owner's
-        tightened = secure_data_dir(settings.data_dir)
-        setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+        try:
+            tightened = secure_data_dir(settings.data_dir)
+            setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+        except BaseException as exc:
+            self.readiness.failed(exc)
+            raise
         for path in tightened:
             log.info("made %s private (readable by its owner only)", display(path))
         started = False
@@ -104,16 +112,18 @@ class Daemon:
             try:
                 self._start(settings)
                 started = True
+                self.readiness.ready(pid=os.getpid())
                 self._loop()
             finally:
                 self._shutdown()
                 self.store.close()
         except BaseException as exc:
-            pidfile.release()
+            pidfile.release()  # before the answer: `workflowd start` may be run again at once
             if isinstance(exc, WorkflowdError):
                 log.error("workflowd %s: %s", "stops" if started else "cannot start", exc)
             elif not isinstance(exc, KeyboardInterrupt):
                 log.exception("workflowd %s on an unexpected error", "stops" if started else "cannot start")
+            self.readiness.failed(exc)
             raise
         finally:
             pidfile.release()
@@ -126,6 +136,8 @@ class Daemon:
         if recovered:
             log.warning("re-queued %d job(s) left running by a process that died", recovered)
         pipelines = build_pipelines(settings)
+        if needs_base_model(pipelines):
+            log.info("base model: %s", check_base_model(settings))
         self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
         self.retraining = Retraining(settings, self.config_arg, on_done=self._wake_worker)
         self.retraining.start()

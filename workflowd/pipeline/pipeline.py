@@ -111,8 +111,9 @@ class Pipelines:
         self.context = context
         self.steps: dict[str, Step] = {}
         self.pipelines: dict[str, Pipeline] = {}
-        for name in settings.steps:  # a [steps.<name>] table for a step that does not exist
-            registry.get(name, where=f"the [steps.{name}] table of {_where(settings)}")
+        for name in settings.steps:  # a [steps.<name>] table: the step exists, its keys are right
+            step_cls = registry.get(name, where=f"the [steps.{name}] table of {_where(settings)}")
+            _step_settings(settings, name, step_cls)  # even when no pipeline uses it (yet)
         for pname, pconf in settings.pipelines.items():
             steps = []
             for sname in pconf.steps:
