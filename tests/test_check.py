@@ -80,3 +80,16 @@ def test_config_and_plugin_problems_exit_2(wf_env: Env, tmp_path: Path) -> None:
     assert "ok   pipelines.default: chars (file:" in proc.stdout
     assert "ok   model.base: bundled: not needed by the steps in use" in proc.stdout
     assert f"ok   plugins_dir: {plugins}: yours, and writable by no one else" in proc.stdout
+
+
+def test_a_data_dir_that_cannot_be_used_is_reported_by_check_and_start(wf_env: Env, tmp_path: Path) -> None:
+    env = wf_env
+    (tmp_path / "a-file").write_text("not a folder")
+    data_dir = tmp_path / "a-file" / "data"
+    env.write_config(base_config(data_dir, env.inbox) + "[pipelines.default]\nsteps = []\n")
+    proc = env.run("check", check=False)
+    assert proc.returncode == 1
+    assert f"FAIL data_dir: {data_dir} cannot be used: Not a directory" in proc.stdout
+    proc = env.run("start", check=False, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == f"workflowd: cannot use the data dir {data_dir}: Not a directory\n"

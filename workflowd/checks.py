@@ -130,14 +130,17 @@ def _imap(key: str, source: ImapSourceSettings) -> Finding:
 
 
 def _data_dir(data_dir: Path) -> Finding:
-    loose = loose_permissions(data_dir)
+    try:
+        loose = loose_permissions(data_dir)
+    except OSError as exc:
+        return Finding("data_dir", False, f"{data_dir} cannot be used: {exc.strerror or exc}")
     if loose is None:
         parent = next((p for p in data_dir.parents if p.exists()), None)
-        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             return Finding("data_dir", False, f"{data_dir} does not exist and cannot be created")
         return Finding("data_dir", True, f"{data_dir} does not exist yet; created private (0700) at start")
-    if not os.access(data_dir, os.W_OK | os.X_OK):
-        return Finding("data_dir", False, f"{data_dir} is not writable")
+    if not data_dir.is_dir() or not os.access(data_dir, os.W_OK | os.X_OK):
+        return Finding("data_dir", False, f"{data_dir} is not a folder workflowd can write to")
     if loose:
         return Finding("data_dir", True, f"{data_dir}: readable by others now; made private (0700) at start")
     return Finding("data_dir", True, f"{data_dir}: private")

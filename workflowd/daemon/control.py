@@ -29,9 +29,12 @@ def start_detached(settings: Settings, config_arg: str | None) -> int:
     info = running_info(settings.pid_path)
     if info is not None:
         raise AlreadyRunningError(f"workflowd is already running (pid {info.get('pid')})")
-    settings.log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = settings.log_path.parent / "daemon.stderr"
-    offset = err_path.stat().st_size if err_path.exists() else 0
+    try:
+        err_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = err_path.stat().st_size if err_path.exists() else 0
+    except OSError as exc:
+        raise DaemonError(f"cannot use the data dir {settings.data_dir}: {exc.strerror or exc}") from None
     read_fd, write_fd = os.pipe()
     cmd = [sys.executable, "-m", "workflowd"]
     if config_arg:

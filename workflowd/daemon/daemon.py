@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from ..config import Settings, load_config
-from ..errors import WorkflowdError
+from ..errors import StoreError, WorkflowdError
 from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
@@ -88,8 +88,11 @@ class Daemon:
         signal.signal(signal.SIGHUP, self._on_reload)
         private_umask()  # whatever umask started us: the data dir and all in it are the owner's
         try:
-            tightened = secure_data_dir(settings.data_dir)
-            setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+            try:
+                tightened = secure_data_dir(settings.data_dir)
+                setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+            except OSError as exc:
+                raise StoreError(f"cannot use the data dir {settings.data_dir}: {exc.strerror or exc}") from None
         except BaseException as exc:
             self.readiness.failed(exc)
             raise

@@ -60,7 +60,7 @@ def running_info(path: Path) -> dict[str, Any] | None:
     """The info of the daemon holding the lock, or None when no daemon runs."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         try:
