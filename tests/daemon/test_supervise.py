@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_a_thread_ending_with_sys_exit_is_logged_and_wakes_the_loop() -> None:
     previous = threading.excepthook
     threading.excepthook = thread_hook(woken.set)
     try:
-        thread = threading.Thread(target=lambda: exit(4), name="plugin-thread")
+        thread = threading.Thread(target=lambda: sys.exit(4), name="plugin-thread")
         thread.start()
         thread.join()
     finally:

@@ -266,7 +266,7 @@ class Daemon:
         for source in self.sources:
             try:
                 found = source.scan(source.known(self.store))
-            except Exception:  # noqa: BLE001 - one source's failure does not stop the others
+            except Exception:  # one source's failure does not stop the others
                 log.exception("rescan of %s failed", display(source.root))
                 continue
             if found:
@@ -276,7 +276,7 @@ class Daemon:
         for source in self.sources:
             try:
                 ready = source.ready(source.known(self.store))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("cannot look at the files waiting in %s", display(source.root))
                 continue
             for path in ready:

@@ -86,7 +86,7 @@ class Pipeline:
             raise TypeError("run_batch did not return one StepResult per document")
         except KeyboardInterrupt:
             raise
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - each document is tried alone below, its error kept
             if len(docs) > 1:
                 log.warning("step %s failed on a batch; running its %d documents one by one", step.name, len(docs))
         out = []
