@@ -70,3 +70,15 @@ def test_an_imap_thread_that_ends_says_so_and_can_be_started_again(tmp_path: Pat
     source.start()  # what the daemon does, a bounded number of times
     assert ended.acquire(timeout=10)
     source.stop()
+
+
+def test_the_folder_watcher_says_when_its_thread_ends() -> None:
+    from workflowd.sources.folder import new_observer
+
+    ended = threading.Event()
+    observer = new_observer(on_exit=ended.set)
+    observer.start()
+    assert not ended.wait(0.2)
+    observer.stop()  # the daemon's main loop would be woken, see it dead and start another
+    observer.join(5)
+    assert ended.is_set() and not observer.is_alive()
