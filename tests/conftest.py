@@ -55,7 +55,9 @@ def register_steps():
 def write_steps_plugin(folder: Path) -> Path:
     """A plugins folder with two test steps: ``boom`` (always raises) and ``chars``."""
     folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # workflowd refuses a plugins folder others may write to, whatever the umask
     (folder / "test_steps.py").write_text(STEPS_PLUGIN)
+    (folder / "test_steps.py").chmod(0o644)
     return folder
 
 

@@ -194,3 +194,29 @@ def test_imap_password_comes_from_exactly_one_place(tmp_path: Path, monkeypatch:
     path.write_text(imap + 'password_file = "pw"\nsecurity = "starttls"\n')
     source = load_config(path).sources[0]
     assert source.password().get_secret_value() == "from-file" and source.effective_port == 143
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost", "LocalHost.",
+                                  "mail.localhost"])
+def test_plain_imap_is_allowed_to_loopback(tmp_path: Path, host: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f'[[sources]]\ntype = "imap"\nhost = "{host}"\nusername = "me"\npassword_env = "P"\n'
+                    'security = "none"\n')
+    assert load_config(path).sources[0].security == "none"
+
+
+@pytest.mark.parametrize("host", ["imap.example.com", "192.168.1.10", "10.0.0.1", "::ffff:8.8.8.8", "localhost.evil.com"])
+def test_plain_imap_elsewhere_needs_allow_plaintext(tmp_path: Path, host: str) -> None:
+    path = tmp_path / "c.toml"
+    imap = f'[[sources]]\ntype = "imap"\nhost = "{host}"\nusername = "me"\npassword_env = "P"\nsecurity = "none"\n'
+    path.write_text(imap)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text and "sources[0]: security = \"none\"" in text
+    assert f"unencrypted to {host}" in text and "allow_plaintext = true" in text
+    path.write_text(imap + "allow_plaintext = true\n")
+    assert load_config(path).sources[0].allow_plaintext
+    # TLS needs no such permission
+    path.write_text(imap.replace('security = "none"', 'security = "starttls"'))
+    assert load_config(path).sources[0].security == "starttls"

@@ -9,6 +9,7 @@ Nested keys are set from the environment with ``__`` between levels, for example
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -87,6 +88,7 @@ class FolderSourceSettings(_Section):
     include: list[str] = Field(default_factory=lambda: ["*"])
     exclude: list[str] = Field(default_factory=list)
     settle_delay: float = Field(2.0, ge=0)
+    follow_symlinks: bool = False  # take files that links lead to outside the folder
     pipeline: str = "default"
 
     def resolve(self, base: Path) -> None:
@@ -115,6 +117,7 @@ class ImapSourceSettings(_Section):
     host: str
     port: int | None = Field(None, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] = "tls"
+    allow_plaintext: bool = False  # security = "none" to a host that is not loopback
     ca_file: Path | None = None
     username: str
     password_env: str | None = None
@@ -138,6 +141,11 @@ class ImapSourceSettings(_Section):
             raise ValueError("set exactly one of password_env (a variable's name) and password_file")
         if self.move_to is not None and self.move_to in self.folders:
             raise ValueError(f"move_to {self.move_to!r} is one of the folders read")
+        if self.security == "none" and not self.allow_plaintext and not is_loopback(self.host):
+            raise ValueError(
+                f'security = "none" would send the password unencrypted to {self.host}; it is allowed '
+                'only to a loopback host (127.0.0.1, ::1, localhost) unless allow_plaintext = true'
+            )
         return self
 
     @property
@@ -165,6 +173,18 @@ class ImapSourceSettings(_Section):
             self.ca_file = paths.expand(self.ca_file, base)
         if not self.name:
             self.name = f"imap:{self.username}@{self.host}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface (by address or RFC 6761 name),
+    without asking DNS."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _source_type(value: Any) -> str:

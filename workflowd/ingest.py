@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from .config import FolderSourceSettings, Settings
 from .extract import SandboxedExtractor
+from .filenames import display
 from .intake import FileChanged, take_file
 from .processing import Processor
 from .runtime import build_pipelines
@@ -66,9 +67,9 @@ def _files(targets: list[Path], report: IngestReport) -> Iterator[Path]:
         elif target.is_file():
             yield target  # named explicitly: taken even if its name looks temporary
         elif target.exists():
-            report.problems.append(f"{target}: not a regular file")
+            report.problems.append(f"{display(target)}: not a regular file")
         else:
-            report.problems.append(f"{target}: no such file or directory")
+            report.problems.append(f"{display(target)}: no such file or directory")
 
 
 def _source_for(path: Path, settings: Settings) -> tuple[str, str]:
@@ -89,9 +90,9 @@ def _take(
         except FileChanged:
             time.sleep(0.2 * (attempt + 1))
         except OSError as exc:
-            report.problems.append(f"{path}: {exc.strerror or exc}")
+            report.problems.append(f"{display(path)}: {exc.strerror or exc}")
             return None
-    report.problems.append(f"{path}: the file kept changing while it was read")
+    report.problems.append(f"{display(path)}: the file kept changing while it was read")
     return None
 
 

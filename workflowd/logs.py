@@ -20,8 +20,9 @@ def setup_logging(level: str, log_path: Path | None, *, stderr: bool) -> None:
     formatter = logging.Formatter(FORMAT)
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        # backslashreplace: a record holding an undecodable file name is written, not dropped
         file_handler = logging.handlers.RotatingFileHandler(
-            log_path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8"
+            log_path, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8", errors="backslashreplace"
         )
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)

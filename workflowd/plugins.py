@@ -1,9 +1,16 @@
-"""The plugin manager: built-in tasks and steps, Python entry points and the plugins folder, loaded alike."""
+"""The plugin manager: built-in tasks and steps, Python entry points and the plugins folder, loaded alike.
+
+Plugin files are trusted code: they run inside the daemon with its owner's rights. So the
+plugins folder and each file in it must be owned by that user (or root) and writable by no
+one else; otherwise whoever could write there could run code as the owner.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import stat
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -36,11 +43,30 @@ def plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:
         raise PluginError(f"an installed plugin (entry point group {ENTRY_POINT_GROUP!r}) failed to load: "
                           f"{type(exc).__name__}: {exc}") from exc
     if plugins_dir is not None and plugins_dir.is_dir():
+        check_trusted(plugins_dir, "plugins folder")
         for path in sorted(plugins_dir.glob("*.py")):
             if path.name.startswith(("_", ".")):
                 continue
+            check_trusted(path, "plugin file")
             pm.register(load_plugin_file(path), name=f"file:{path}")
     return pm
+
+
+def check_trusted(path: Path, what: str) -> None:
+    """Refuse (PluginError) a plugins folder or file that another user owns or may write to."""
+    st = os.stat(path)
+    if st.st_uid not in (os.geteuid(), 0):
+        raise PluginError(
+            f"{what} {path} belongs to another user (uid {st.st_uid}): plugin files run as you, with "
+            "your rights, so they must be yours (or root's)"
+        )
+    loose = stat.S_IMODE(st.st_mode) & 0o022
+    if loose:
+        who = " and ".join(w for bit, w in ((0o020, "its group"), (0o002, "every user")) if loose & bit)
+        raise PluginError(
+            f"{what} {path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):04o}): plugin files run "
+            f"as you, with your rights, so no one else may change them; `chmod go-w {path}` fixes it"
+        )
 
 
 def load_plugin_file(path: Path) -> ModuleType:
@@ -53,7 +79,7 @@ def load_plugin_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end workflowd
         sys.modules.pop(module_name, None)
         raise PluginError(f"plugin file {path} failed to load: {type(exc).__name__}: {exc}") from exc
     return module

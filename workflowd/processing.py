@@ -10,6 +10,7 @@ from .blobs import blob_path
 from .config import Settings
 from .errors import ContentChanged, ExtractionCrashed, ExtractionError
 from .extract import Extraction, SandboxedExtractor, detect_media_type
+from .filenames import display
 from .intake import HEAD, size_error
 from .pipeline import Document, Pipelines, StepOutcome
 from .store import FoundFile, Job, JobLost, Store
@@ -195,19 +196,17 @@ class Processor:
     def _extract(self, doc: dict[str, Any]) -> Extraction:
         """Extract from the first location that still holds the document's content; mail and
         attachments are kept in the blob store, which is tried last."""
-        paths = [doc["path"]] + [
-            loc["path"] for loc in self.store.documents.locations(doc["id"]) if loc["path"] != doc["path"]
-        ]
+        paths = self.store.documents.file_paths(doc["id"]) or [Path(doc["path"])]  # exact bytes, not display
         blob = blob_path(self.settings.blob_dir, doc["sha256"])
         if blob.is_file():  # otherwise the error names the document's own place, not the blob's
-            paths.append(str(blob))
+            paths.append(blob)
         last: Exception | None = None
         for path in paths:
-            if not Path(path).is_file():
-                last = FileNotFoundError(f"{path} is gone")
+            if not path.is_file():
+                last = FileNotFoundError(f"{display(path)} is gone")
                 continue
             try:
-                return self.extractor.extract(Path(path), expected_sha256=doc["sha256"])
+                return self.extractor.extract(path, expected_sha256=doc["sha256"])
             except ContentChanged as exc:
                 last = exc
         # Gone or changed everywhere: maybe moved and not yet seen at its new place; retry later.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .models.provider import ModelProvider
 from .pipeline import Pipelines, StepContext, StepRegistry
 from .plugins import plugin_manager
@@ -67,3 +68,35 @@ def retrainable(pipelines: Pipelines) -> list[str]:
     """The tasks (of the pipelines' plugins) that learn from corrections."""
     tasks = TaskRegistry.from_plugins(pipelines.plugins)
     return [name for name in tasks.names() if tasks.get(name).retrainer is not None]
+
+
+def needs_base_model(pipelines: Pipelines) -> bool:
+    """Whether a step in use needs the shared encoder: every built-in step does, and any step
+    that asks the pipeline for embeddings or tokens."""
+    return any(step.needs or type(step).__module__.startswith("workflowd.tasks.") for step in pipelines.steps.values())
+
+
+def check_base_model(settings: Settings) -> str:
+    """Where the base model will be loaded from, without loading it; raises ModelError (naming
+    ``model.base``) when it cannot be found. Imports torch (seconds)."""
+    from .models.encoder import resolve_base
+
+    base = settings.model.base
+    try:
+        source = resolve_base(base)
+    except ModelError as exc:
+        raise ModelError(f"model.base = {base!r}: {exc}") from None
+    if Path(source).is_dir():
+        if not (Path(source) / "config.json").is_file():
+            raise ModelError(f"model.base = {base!r}: {source} holds no config.json (not a Hugging Face model folder)")
+        return source
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(source, "config.json"), str):
+        return f"{source} (Hugging Face hub, in the local cache)"
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(
+            f"model.base = {base!r}: not a folder, and not in the local Hugging Face cache while "
+            "HF_HUB_OFFLINE is set"
+        )
+    return f"{source} (Hugging Face hub, downloaded at first use)"

@@ -164,3 +164,35 @@ def test_idle_child_sleeps(sandbox, write) -> None:
     before = _switches(pid)
     time.sleep(1.0)
     assert _switches(pid) - before <= 1  # blocked on stdin: no periodic wake-ups
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_child_gets_a_scrubbed_environment(
+    write, blob_dir: Path, settings: ExtractSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKFLOWD_IMAP_PASSWORD", "hunter2")
+    monkeypatch.setenv("WORKFLOWD_HOOK_SECRET", "whsec_abc")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "key")
+    monkeypatch.setenv("TESSDATA_PREFIX", "/usr/share/tesseract-ocr/5/tessdata")
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    monkeypatch.setenv("LC_CTYPE", "C.UTF-8")
+    with SandboxedExtractor(settings, blob_dir) as sandbox:
+        assert sandbox.extract(write("a.txt", "hello")).text == "hello"
+        raw = Path(f"/proc/{sandbox.pid}/environ").read_bytes()
+    env = dict(item.split(b"=", 1) for item in raw.split(b"\0") if item)
+    assert b"hunter2" not in raw and b"whsec_abc" not in raw
+    assert not {b"WORKFLOWD_IMAP_PASSWORD", b"WORKFLOWD_HOOK_SECRET", b"AWS_SECRET_ACCESS_KEY"} & set(env)
+    assert env[b"TESSDATA_PREFIX"] == b"/usr/share/tesseract-ocr/5/tessdata"
+    assert env[b"OMP_THREAD_LIMIT"] == b"1" and env[b"LC_CTYPE"] == b"C.UTF-8"
+    assert env[b"PATH"] == os.environb[b"PATH"]
+    assert env[b"PYTHONPATH"].split(b":")[0] == os.fsencode(Path(__file__).resolve().parents[2])
+
+
+def test_a_name_that_is_not_utf8_reaches_the_child_byte_for_byte(sandbox, tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path)
+    for name in (b"caf\xe9.txt", b"two\nlines.txt", b"\xff" * 251 + b".txt"):
+        path = Path(os.fsdecode(folder + b"/" + name))
+        path.write_bytes(b"content of " + name[:4].replace(b"\n", b" ").hex().encode())
+        assert sandbox.extract(path).text == "content of " + name[:4].replace(b"\n", b" ").hex()
+    with pytest.raises(FileNotFoundError):
+        sandbox.extract(Path(os.fsdecode(folder + b"/gone \xe9.txt")))

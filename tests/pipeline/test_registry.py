@@ -20,6 +20,18 @@ from workflowd.runtime import build_pipelines, step_registry
 PLUGINS = REPO / "plugins"
 
 
+@pytest.fixture
+def plugins(tmp_path: Path) -> Path:
+    """The repository's example plugins, in a folder only its owner may write (a checkout made
+    under umask 002 is group-writable, and workflowd refuses such a plugins folder)."""
+    folder = tmp_path / "example-plugins"
+    folder.mkdir(mode=0o755)
+    for path in PLUGINS.glob("*.py"):
+        (folder / path.name).write_bytes(path.read_bytes())
+        (folder / path.name).chmod(0o644)
+    return folder
+
+
 class Upper(Step):
     name = "upper"
 
@@ -57,9 +69,9 @@ def _config(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_plugins_folder_example_step_runs(tmp_path: Path) -> None:
+def test_plugins_folder_example_step_runs(tmp_path: Path, plugins: Path) -> None:
     path = _config(tmp_path, f"""
-        plugins_dir = "{PLUGINS}"
+        plugins_dir = "{plugins}"
         [pipelines.default]
         steps = ["rules"]
         [steps.rules.tags]
@@ -73,9 +85,9 @@ def test_plugins_folder_example_step_runs(tmp_path: Path) -> None:
     assert outcome.result.data == {"tags": ["tax"], "matches": {"tax": "TAX RETURN"}}
 
 
-def test_step_settings_are_validated_by_the_step(tmp_path: Path) -> None:
+def test_step_settings_are_validated_by_the_step(tmp_path: Path, plugins: Path) -> None:
     path = _config(tmp_path, f"""
-        plugins_dir = "{PLUGINS}"
+        plugins_dir = "{plugins}"
         [pipelines.default]
         steps = ["rules"]
         [steps.rules]
@@ -87,9 +99,9 @@ def test_step_settings_are_validated_by_the_step(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-def test_bad_regex_in_step_settings(tmp_path: Path) -> None:
+def test_bad_regex_in_step_settings(tmp_path: Path, plugins: Path) -> None:
     path = _config(tmp_path, f"""
-        plugins_dir = "{PLUGINS}"
+        plugins_dir = "{plugins}"
         [pipelines.default]
         steps = ["rules"]
         [steps.rules.tags]

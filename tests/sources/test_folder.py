@@ -190,3 +190,135 @@ def test_missing_folder_whose_parent_exists_is_created(make, tmp_path: Path) -> 
     time.sleep(0.05)
     (tmp_path / "inbox" / "x.txt").write_text("x")
     assert [p.name for p in h.run_for(1.0)] == ["x.txt"]
+
+
+# -- names of any bytes, and one path's failure --------------------------------------------
+
+
+def _write(folder: Path, name: bytes, data: bytes) -> Path:
+    path = Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+    path.write_bytes(data)
+    return path
+
+
+ODD_NAMES = [b"caf\xe9.txt", b"line\nbreak.txt", b"x" * 251 + b".txt", b"\xff\xfe.md"]
+
+
+def test_names_of_any_bytes_are_found_taken_and_known_after(make, tmp_path: Path) -> None:
+    from workflowd.config import Settings
+    from workflowd.store import Store
+
+    store = Store(tmp_path / "wf.db")
+    settings = Settings(data_dir=tmp_path / "data")
+    h = make()
+    h.source.stop()  # found by the scan (the daemon test has them come by events)
+    inbox = tmp_path / "inbox"
+    paths = [_write(inbox, n, b"content of " + n) for n in ODD_NAMES + [b"plain.txt"]]
+    known = h.source.known(store)
+    try:
+        assert h.source.scan(known) == 5
+        deadline = time.monotonic() + 5
+        taken: list[Path] = []
+        while len(taken) < 5 and time.monotonic() < deadline:
+            for path in h.source.ready(known):
+                h.source.take(store, settings, path)
+                taken.append(path)
+            time.sleep(0.1)
+        assert sorted(taken) == sorted(paths)
+        assert h.source.scan(known) == 0  # the exact bytes are known: nothing is taken twice
+        names = {d["name"] for d in store.documents.list()}
+        assert names == {"caf\\xe9.txt", "line\\nbreak.txt", "x" * 251 + ".txt", "\\xff\\xfe.md", "plain.txt"}
+        for doc in store.documents.list():
+            assert store.documents.file_paths(doc["id"])[0].read_bytes().startswith(b"content of ")
+    finally:
+        store.close()
+
+
+def test_a_path_that_fails_costs_that_path_only(make, tmp_path: Path) -> None:
+    h = make(settle_delay=0.1)
+    h.source.stop()  # scans only: no event makes candidates behind the test's back
+    inbox = tmp_path / "inbox"
+    for name in ("a.txt", "bad-in-scan.txt", "b.txt", "bad-when-ready.txt", "c.txt"):
+        (inbox / name).write_text(name)
+    failing = "bad-in-scan"
+
+    def known(path: str, size: int, mtime_ns: int) -> bool:
+        if failing in path:
+            raise RuntimeError(f"cannot look up {path}")
+        return False
+
+    assert h.source.scan(known) == 4  # every file but the one whose look-up fails
+    failing = "bad-when-ready"
+    ready: list[Path] = []
+    deadline = time.monotonic() + 3
+    while h.source.pending and time.monotonic() < deadline:
+        ready += h.source.ready(known)
+        time.sleep(0.05)
+    assert sorted(p.name for p in ready) == ["a.txt", "b.txt", "c.txt"]
+    assert h.source.pending == 0  # the failing one waits for the next rescan, not in a loop
+
+
+# -- symbolic links -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Path:
+    """An inbox with a real file, links to it (inside), and links out of it: a secret file and
+    a folder elsewhere, and a link back to the inbox itself (a loop)."""
+    inbox = tmp_path / "inbox"
+    (inbox / "sub").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not for the daemon")
+    (outside / "inner.txt").write_text("in a folder elsewhere")
+    (inbox / "real.txt").write_text("real")
+    (inbox / "link-in.txt").symlink_to(inbox / "real.txt")
+    (inbox / "sub" / "rel-in.txt").symlink_to("../real.txt")
+    (inbox / "link-out.txt").symlink_to(outside / "secret.txt")
+    (inbox / "folder-out").symlink_to(outside)
+    (inbox / "sub" / "loop").symlink_to(inbox)
+    return inbox
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_links_out_of_the_folder_are_not_followed_in_any_mode(make, linked: Path, recursive: bool) -> None:
+    h = make(path=linked, recursive=recursive)
+    h.source.scan(h.is_known)
+    taken = sorted(str(p.relative_to(linked)) for p in h.run_for(1.0))
+    expected = ["link-in.txt", "real.txt"] + (["sub/rel-in.txt"] if recursive else [])
+    assert taken == expected
+    # ... nor when the link appears later (an inotify event)
+    (linked / "new-out.txt").symlink_to(linked.parent / "elsewhere" / "secret.txt")
+    (linked / "new-in.txt").symlink_to(linked / "real.txt")
+    assert [p.name for p in h.run_for(1.0)] == ["new-in.txt"]
+
+
+def test_follow_symlinks_takes_what_links_lead_to_once_without_looping(make, linked: Path) -> None:
+    h = make(path=linked, follow_symlinks=True)
+    h.source.scan(h.is_known)
+    taken = sorted(str(p.relative_to(linked)) for p in h.run_for(1.0))
+    assert taken == ["folder-out/inner.txt", "folder-out/secret.txt", "link-in.txt", "link-out.txt", "real.txt",
+                     "sub/rel-in.txt"]
+
+
+def test_a_link_swapped_in_after_the_scan_is_refused_when_taken(tmp_path: Path, linked: Path) -> None:
+    from workflowd.config import Settings
+    from workflowd.intake import OutsideFolder, take_file
+    from workflowd.store import Store
+
+    store = Store(tmp_path / "wf.db")
+    settings = Settings(data_dir=tmp_path / "data")
+    try:
+        with pytest.raises(OutsideFolder, match="outside"):
+            take_file(store, settings, linked / "link-out.txt", source="s", pipeline="default", within=linked)
+        with pytest.raises(OutsideFolder):
+            take_file(store, settings, linked / "folder-out" / "inner.txt", source="s", pipeline="default",
+                      within=linked)
+        doc_id, _ = take_file(store, settings, linked / "link-in.txt", source="s", pipeline="default",
+                              within=linked)
+        assert store.documents.get(doc_id)["name"] == "link-in.txt"
+        os.mkfifo(linked / "fifo.txt")  # never blocks the daemon
+        with pytest.raises(OSError, match="not a regular file"):
+            take_file(store, settings, linked / "fifo.txt", source="s", pipeline="default", within=linked)
+    finally:
+        store.close()

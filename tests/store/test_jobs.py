@@ -129,3 +129,29 @@ def test_zombie_and_reused_pids_count_as_dead() -> None:
     proc.wait()
     host, pid, _start, token = claim_token().split(":")
     assert not worker_alive(f"{host}:{os.getpid()}:999:{token}")  # same pid, another process's start time
+
+
+def test_recover_this_process_takes_back_what_a_dead_worker_thread_held(store: Store) -> None:
+    store.documents.add(_found("/in/a.txt", "a" * 64), pipeline="default", max_attempts=2)
+    store.documents.add(_found("/in/b.txt", "b" * 64), pipeline="default", max_attempts=2)
+    held = store.jobs.claim()
+    assert store.jobs.recover() == 0  # this process is alive: its jobs are not touched...
+    assert store.jobs.recover(this_process=True) == 1  # ...unless its worker thread died
+    assert store.documents.get(held.document_id)["status"] == "queued"
+    again = store.jobs.claim(document_ids=[held.document_id])
+    assert again.attempts == 2  # the try that died counts
+    store.jobs.recover(this_process=True)
+    doc = store.documents.get(held.document_id)
+    assert doc["status"] == "failed"
+    assert doc["error"] == "the worker thread died while processing this document (2 tries)"
+    assert store.jobs.counts() == {"failed": 1, "pending": 1}
+
+
+def test_an_error_message_holding_an_undecodable_name_is_stored_escaped(store: Store) -> None:
+    import os
+
+    store.documents.add(_found("/in/a.txt"), pipeline="default", max_attempts=1)
+    job = store.jobs.claim()
+    name = os.fsdecode(b"/in/caf\xe9.txt")
+    store.jobs.fail(job, f"cannot read {name}", retry=False)
+    assert store.documents.get(job.document_id)["error"] == "cannot read /in/caf\\xe9.txt"

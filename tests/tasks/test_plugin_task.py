@@ -26,8 +26,12 @@ NORMAL = [
 
 def test_a_plugin_task_is_corrected_trained_retrained_and_evaluated(wf_env: Env, tmp_path: Path) -> None:
     env = wf_env
+    plugins = tmp_path / "plugins"  # a copy: the plugins folder must be writable by its owner only
+    plugins.mkdir(mode=0o700)
+    (plugins / "example_urgency.py").write_text((REPO / "plugins" / "example_urgency.py").read_text())
+    (plugins / "example_urgency.py").chmod(0o600)
     env.write_config(
-        f"plugins_dir = {json.dumps(str(REPO / 'plugins'))}\n"
+        f"plugins_dir = {json.dumps(str(plugins))}\n"
         + base_config(env.data_dir, env.inbox)
         + '[pipelines.default]\nsteps = ["urgency"]\n'
     )

@@ -8,12 +8,15 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
-from . import correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds, steps_cmds
+from ..privacy import private_umask
+from . import check_cmds, correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds, steps_cmds
 from .output import error, quiet_libraries
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
-COMMAND_MODULES = (setup_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds)
+COMMAND_MODULES = (
+    setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
+    private_umask()  # the store, logs, models and exports workflowd writes are the owner's alone
     try:
         return int(args.func(args) or EXIT_OK)
     except (ConfigError, PluginError) as exc:

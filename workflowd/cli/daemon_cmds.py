@@ -13,15 +13,20 @@ from typing import TextIO
 from ..config import load_config
 from ..daemon import control
 from ..daemon.daemon import Daemon
+from ..daemon.readiness import Readiness
+from ..errors import WorkflowdError
 from .output import console, print_json
 
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("start", parents=[common], help="run the daemon (in the background by default)",
                        description="Start the daemon. It detaches and logs to <data_dir>/logs/workflowd.log; "
+                       "`start` returns once it is ready (config, pipelines, plugins, sources and base model "
+                       "in order), or exits with its reason: code 2 for a config or plugin error, 1 otherwise. "
                        "--foreground keeps it attached and also logs to stderr (for systemd).")
     p.add_argument("--foreground", action="store_true", help="stay in the foreground (for systemd)")
     p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)  # used by the detached child
+    p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)  # where the detached child says it is ready
     p.set_defaults(func=cmd_start)
 
     p = sub.add_parser("stop", parents=[common], help="stop the daemon gracefully",
@@ -47,9 +52,14 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 def cmd_start(args: argparse.Namespace) -> int:
     config_arg = getattr(args, "config", None)
-    settings = load_config(config_arg)
+    readiness = Readiness(args.ready_fd)
+    try:
+        settings = load_config(config_arg)
+    except WorkflowdError as exc:
+        readiness.failed(exc)
+        raise
     if args.foreground:
-        Daemon(settings, config_arg=config_arg, log_to_stderr=not args.quiet).run()
+        Daemon(settings, config_arg=config_arg, log_to_stderr=not args.quiet, readiness=readiness).run()
         return 0
     pid = control.start_detached(settings, config_arg)
     console.print(f"workflowd started (pid {pid}); log: {settings.log_path}", markup=False)

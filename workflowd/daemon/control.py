@@ -14,36 +14,50 @@ from ..config import Settings
 from ..errors import AlreadyRunningError, DaemonError
 from ..store import Store
 from .pidfile import running_info
+from .readiness import wait_ready
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0  # the base model's libraries load before it is ready (seconds, more on a busy machine)
 
 
 def start_detached(settings: Settings, config_arg: str | None) -> int:
-    """Start ``workflowd start --foreground`` in a new session; return its pid once it holds the pidfile."""
+    """Start ``workflowd start --foreground`` in a new session and wait until it is ready: its
+    config, pipelines, plugins, sources and base model are in order. Returns its pid.
+
+    Raises ConfigError / PluginError / DaemonError with the reason the daemon gave (it is also
+    in its log), or DaemonError when it died without one.
+    """
     info = running_info(settings.pid_path)
     if info is not None:
         raise AlreadyRunningError(f"workflowd is already running (pid {info.get('pid')})")
-    settings.log_path.parent.mkdir(parents=True, exist_ok=True)
     err_path = settings.log_path.parent / "daemon.stderr"
+    try:
+        err_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = err_path.stat().st_size if err_path.exists() else 0
+    except OSError as exc:
+        raise DaemonError(f"cannot use the data dir {settings.data_dir}: {exc.strerror or exc}") from None
+    read_fd, write_fd = os.pipe()
     cmd = [sys.executable, "-m", "workflowd"]
     if config_arg:
         cmd += ["--config", str(config_arg)]
-    cmd += ["start", "--foreground", "--quiet"]
-    with open(err_path, "ab") as err:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-            close_fds=True,
-        )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
-            raise DaemonError(f"the daemon exited at start (code {code}):\n{_tail(err_path)}")
-        info = running_info(settings.pid_path)
-        if info is not None and info.get("pid") == proc.pid:
-            return proc.pid
-        time.sleep(0.05)
-    raise DaemonError(f"the daemon did not start within {START_TIMEOUT_S:.0f} s; see {settings.log_path}")
+    cmd += ["start", "--foreground", "--quiet", "--ready-fd", str(write_fd)]
+    try:
+        with open(err_path, "ab") as err:
+            os.fchmod(err.fileno(), 0o600)
+            proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                close_fds=True, pass_fds=(write_fd,),
+            )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)  # the daemon holds the only write end: EOF when it answers or dies
+    try:
+        wait_ready(read_fd, proc, START_TIMEOUT_S)
+    except DaemonError as exc:
+        tail = _tail(err_path, 5, since=offset) if proc.poll() is not None else ""
+        raise DaemonError(f"{exc}" + (f"\n{tail}" if tail else "") + f"\n(see {settings.log_path})") from None
+    return proc.pid
 
 
 def stop(settings: Settings, timeout: float | None = None) -> int | None:
@@ -109,8 +123,12 @@ def _describe_source(source: Any) -> dict[str, Any]:
     return {"name": source.name, "type": source.type, "path": str(source.path)}
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def _tail(path: Path, lines: int = 20, since: int = 0) -> str:
+    """The last lines of a file, from byte ``since`` on."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        with path.open("rb") as fh:
+            fh.seek(since)
+            text = fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
+    return "\n".join(text.splitlines()[-lines:])

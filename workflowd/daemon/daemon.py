@@ -2,7 +2,9 @@
 
 The main thread sleeps until the next thing it has to do (a file to settle, a rescan) or
 until an event, a signal or the worker wakes it: an idle daemon does no work between rescans.
-Signal handlers only set flags.
+A thread that dies wakes it too, and is restarted (daemon/supervise.py). Signal handlers only
+set flags. The daemon's files are private (privacy.py), and it tells whoever started it when
+it is ready or why it is not (daemon/readiness.py).
 """
 
 from __future__ import annotations
@@ -18,16 +20,20 @@ from pathlib import Path
 from types import FrameType
 
 from ..config import Settings, load_config
-from ..errors import WorkflowdError
+from ..errors import StoreError, WorkflowdError
+from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
-from ..runtime import build_pipelines, retrainable
+from ..privacy import private_umask, secure_data_dir
+from ..runtime import build_pipelines, check_base_model, needs_base_model, retrainable
 from ..sources.folder import FolderSource, new_observer
 from ..sources.imap import ImapSource
 from ..sources.maildir import MaildirSource
 from ..store import Store
 from .pidfile import PidFile
+from .readiness import Readiness
 from .retraining import Retraining
+from .supervise import RestartBudget, RestartsExhausted, thread_hook
 from .worker import Worker
 
 log = logging.getLogger("workflowd.daemon")
@@ -43,6 +49,7 @@ class Daemon:
         config_arg: str | None = None,
         log_to_stderr: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        readiness: Readiness | None = None,
     ):
         self.settings = settings
         self.config_arg = config_arg
@@ -51,6 +58,9 @@ class Daemon:
         self._wake = threading.Event()
         self._stop = False
         self._reload = False
+        self._rescan_now = False
+        self.readiness = readiness or Readiness()
+        self.restarts = RestartBudget(clock=clock)
         self.sources: list[FolderSource] = []  # folders and Maildirs: watched by the main loop
         self.mail_sources: list[ImapSource] = []  # one thread each
 
@@ -67,57 +77,123 @@ class Daemon:
     # -- life cycle ------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError, StoreError."""
+        """Run until SIGTERM/SIGINT. Raises AlreadyRunningError, ConfigError, PluginError,
+        ModelError, StoreError, or DaemonError when a part keeps dying. The reason it could not
+        start (or had to stop) is logged and sent to ``readiness``."""
         settings = self.settings
         # First of all: a reload or stop asked for while the models load (seconds) must not
         # kill the process with the signal's default action; the loop acts on it once running.
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
-        setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
-        pidfile = PidFile(settings.pid_path)
-        pidfile.acquire(
-            {
-                "pid": os.getpid(),
-                "started": time.time(),
-                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "config": str(settings.file) if settings.file else None,
-            }
-        )
-        self.store = Store(settings.db_path)
+        private_umask()  # whatever umask started us: the data dir and all in it are the owner's
         try:
-            recovered = self.store.jobs.recover()
-            if recovered:
-                log.warning("re-queued %d job(s) left running by a process that died", recovered)
-            pipelines = build_pipelines(settings)
-            self.worker = Worker(settings, pipelines)
-            self.retraining = Retraining(
-                settings, self.config_arg, on_done=self.worker.wake, tasks=retrainable(pipelines)
+            try:
+                tightened = secure_data_dir(settings.data_dir)
+                setup_logging(settings.log_level, settings.log_path, stderr=self.log_to_stderr)
+            except OSError as exc:
+                raise StoreError(f"cannot use the data dir {settings.data_dir}: {exc.strerror or exc}") from None
+        except BaseException as exc:
+            self.readiness.failed(exc)
+            raise
+        for path in tightened:
+            log.info("made %s private (readable by its owner only)", display(path))
+        started = False
+        previous_hook = threading.excepthook
+        threading.excepthook = thread_hook(self._wake.set)
+        pidfile = PidFile(settings.pid_path)
+        try:
+            pidfile.acquire(
+                {
+                    "pid": os.getpid(),
+                    "started": time.time(),
+                    "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "config": str(settings.file) if settings.file else None,
+                }
             )
-            self.retraining.start()
-            self.observer = new_observer()
-            self.observer.start()
-            self.sources = self._start_sources(settings)
-            self.worker.start()
-            log.info(
-                "workflowd started (pid %d); watching %s; pipelines: %s",
-                os.getpid(),
-                self._watching() or "nothing",
-                "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
-            )
-            self._loop()
+            self.store = Store(settings.db_path)
+            try:
+                self._start(settings)
+                started = True
+                self.readiness.ready(pid=os.getpid())
+                self._loop()
+            finally:
+                self._shutdown()
+                self.store.close()
+        except BaseException as exc:
+            pidfile.release()  # before the answer: `workflowd start` may be run again at once
+            if isinstance(exc, WorkflowdError):
+                log.error("workflowd %s: %s", "stops" if started else "cannot start", exc)
+            elif not isinstance(exc, KeyboardInterrupt):
+                log.exception("workflowd %s on an unexpected error", "stops" if started else "cannot start")
+            self.readiness.failed(exc)
+            raise
         finally:
-            self._shutdown()
-            self.store.close()
             pidfile.release()
+            threading.excepthook = previous_hook
             log.info("workflowd stopped")
+
+    def _start(self, settings: Settings) -> None:
+        """Everything the daemon needs, in order; raises on the first thing that is not right."""
+        recovered = self.store.jobs.recover()
+        if recovered:
+            log.warning("re-queued %d job(s) left running by a process that died", recovered)
+        pipelines = build_pipelines(settings)
+        if needs_base_model(pipelines):
+            log.info("base model: %s", check_base_model(settings))
+        self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
+        self.retraining = Retraining(
+            settings, self.config_arg, on_done=self._wake_worker, tasks=retrainable(pipelines)
+        )
+        self.retraining.start()
+        self.observer = new_observer(on_exit=self._wake.set)
+        self.observer.start()
+        self.sources = self._start_sources(settings)
+        self.worker.start()
+        log.info(
+            "workflowd started (pid %d); watching %s; pipelines: %s",
+            os.getpid(),
+            self._watching() or "nothing",
+            "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
+        )
+
+    def _wake_worker(self) -> None:
+        self.worker.wake()  # whichever worker runs now: a dead one is replaced
+
+    # -- keeping the threads alive ---------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Restart a worker, observer or IMAP thread that died; raises RestartsExhausted when
+        one keeps dying."""
+        if self._stop:
+            return
+        if not self.worker.is_alive() and not self.worker.stopping:
+            self.restarts.spend("the worker thread")
+            requeued = self.store.jobs.recover(this_process=True)
+            log.error("the worker thread died; re-queued %d job(s) it held and started another", requeued)
+            self.worker = self.worker.successor()
+            self.worker.start()
+        if not self.observer.is_alive():
+            self.restarts.spend("the folder watcher")
+            log.error("the folder watcher thread died; starting another")
+            self.observer = new_observer(on_exit=self._wake.set)
+            self.observer.start()
+            for source in self.sources:
+                source.stop()
+                source.start(self.observer)
+            self._rescan_now = True  # what it missed meanwhile
+        for imap in self.mail_sources:
+            if not imap.alive and not imap.stopping:
+                self.restarts.spend(f"the thread of IMAP source {imap.name}")
+                log.error("the thread of IMAP source %s died; starting another", imap.name)
+                imap.start()
 
     def _start_sources(self, settings: Settings) -> list[FolderSource]:
         sources: list[FolderSource] = []
         self.mail_sources = []
         for conf in settings.sources:
             if conf.type == "imap":
-                imap = ImapSource(conf, settings, on_new=self.worker.wake)
+                imap = ImapSource(conf, settings, on_new=self._wake_worker, on_exit=self._wake.set)
                 imap.start()
                 self.mail_sources.append(imap)
                 continue
@@ -163,15 +239,14 @@ class Daemon:
         next_rescan = self.clock()
         while not self._stop:
             try:
+                self._supervise()
                 if self._reload:
                     self._reload = False
                     next_rescan = self._do_reload(next_rescan)
                 now = self.clock()
-                if now >= next_rescan:
-                    for source in self.sources:
-                        found = source.scan(source.known(self.store))
-                        if found:
-                            log.info("rescan of %s found %d new file(s)", source.root, found)
+                if now >= next_rescan or self._rescan_now:
+                    self._rescan_now = False
+                    self._rescan()
                     self.retraining.check(self.store)
                     self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
                     next_rescan = now + self.settings.daemon.rescan_interval
@@ -181,37 +256,60 @@ class Daemon:
                 deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
                 deadlines += [t for s in self.sources if (t := s.due()) is not None]
                 timeout = max(0.0, min(deadlines) - self.clock())
+            except RestartsExhausted:
+                raise
             except Exception:  # e.g. the disk is full: log it and keep the daemon alive
                 log.exception("error in the main loop; retrying in %.0f s", ERROR_BACKOFF_S)
                 timeout = ERROR_BACKOFF_S
             self._wake.wait(timeout)
             self._wake.clear()
 
+    def _rescan(self) -> None:
+        for source in self.sources:
+            try:
+                found = source.scan(source.known(self.store))
+            except Exception:  # one source's failure does not stop the others
+                log.exception("rescan of %s failed", display(source.root))
+                continue
+            if found:
+                log.info("rescan of %s found %d new file(s)", display(source.root), found)
+
     def _take_ready(self) -> None:
         for source in self.sources:
-            for path in source.ready(source.known(self.store)):
+            try:
+                ready = source.ready(source.known(self.store))
+            except Exception:
+                log.exception("cannot look at the files waiting in %s", display(source.root))
+                continue
+            for path in ready:
                 self._take(source, path)
 
     def _take(self, source: FolderSource, path: Path) -> None:
+        """Take one file; whatever goes wrong with it is logged and costs that file only."""
+        shown = display(path)
         try:
             doc_id, created = source.take(self.store, self.settings, path)
         except FileChanged:
             source.retry_later(path)
             return
         except FileNotFoundError:
+            source.taken(path)
             return  # removed before it could be read; nothing to take
         except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
+            source.taken(path)
+            log.warning("cannot read %s: %s", shown, display(str(exc)))
             return
-        except Exception:  # the store failed (disk full...): keep the file as a candidate
-            log.exception("cannot record %s; trying again shortly", path)
-            source.retry_later(path)
+        except Exception:  # the store failed (disk full...): try again a few times, then at a rescan
+            again = source.failed(path)
+            log.exception("cannot record %s; %s", shown,
+                          "trying again shortly" if again else "looking again at the next rescan")
             return
+        source.taken(path)
         if created:
-            log.info("queued %s as document %d", path, doc_id)
+            log.info("queued %s as document %d", shown, doc_id)
             self.worker.wake()
         else:
-            log.info("%s has the same content as document %d; recorded as another location", path, doc_id)
+            log.info("%s has the same content as document %d; recorded as another location", shown, doc_id)
 
     def _do_reload(self, next_rescan: float) -> float:
         log.info("reloading the configuration (SIGHUP)")
@@ -232,7 +330,9 @@ class Daemon:
         self.sources = self._start_sources(new)
         if new.training != self.retraining.settings.training:
             self.retraining.stop()
-            self.retraining = Retraining(new, self.config_arg, on_done=self.worker.wake, tasks=retrainable(pipelines))
+            self.retraining = Retraining(
+                new, self.config_arg, on_done=self._wake_worker, tasks=retrainable(pipelines)
+            )
             self.retraining.start()
         else:
             self.retraining.tasks = retrainable(pipelines)  # a plugin task may have come or gone

@@ -23,7 +23,7 @@ class PidFile:
     def acquire(self, info: dict[str, Any]) -> None:
         """Take the lock and write ``info`` (pid, start time...) or raise AlreadyRunningError."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -60,7 +60,7 @@ def running_info(path: Path) -> dict[str, Any] | None:
     """The info of the daemon holding the lock, or None when no daemon runs."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     try:
         try:

@@ -136,16 +136,23 @@ class Retraining:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             err = log_path.open("ab")
             try:
+                # No preexec_fn: in a threaded process the child could deadlock before exec.
+                # The priority is lowered from here instead, right after the child starts.
                 self.child = subprocess.Popen(
                     cmd,
                     stdout=subprocess.PIPE,
                     stderr=err,
                     stdin=subprocess.DEVNULL,
-                    preexec_fn=(lambda: os.nice(nice)) if nice else None,
                     start_new_session=True,
                 )
             finally:
                 err.close()
+            if nice:  # `nice` steps nicer than the daemon, as nice(1) would; its threads inherit it
+                try:
+                    os.setpriority(os.PRIO_PROCESS, self.child.pid,
+                                   min(os.getpriority(os.PRIO_PROCESS, 0) + nice, 19))
+                except OSError as exc:  # gone already: its exit is reported as usual
+                    log.warning("cannot lower the priority of training process %d: %s", self.child.pid, exc)
             child, self.child_task = self.child, task
         log.info("retraining %s (%s): training process %d started at nice %d", task, why, child.pid, nice)
         threading.Thread(target=self._wait, args=(child, task), name="retrain-wait", daemon=True).start()

@@ -1,7 +1,8 @@
 """The extractor child process: ``python -m workflowd.extract.child --max-memory-mb N``.
 
 Started by :class:`~workflowd.extract.sandbox.SandboxedExtractor`. It speaks JSON lines: one
-request per line on stdin (``path``, ``settings``, ``blob_dir``), one response per line on the
+request per line on stdin (``path_b64``, the path's exact bytes, else ``path``; ``settings``,
+``blob_dir``), one response per line on the
 real stdout (``{"ok": true, "extraction": {...}}`` or ``{"ok": false, "kind", "message"}``).
 File descriptor 1 is pointed at stderr so that nothing a library prints can corrupt the
 protocol. An address-space limit turns memory exhaustion into MemoryError and a response.
@@ -12,6 +13,7 @@ an alarm set a little past the parent's timeout ends it should the parent have g
 from __future__ import annotations
 
 import argparse
+import base64
 import gc
 import json
 import logging
@@ -25,6 +27,7 @@ from typing import IO, Any
 
 from ..config import ExtractSettings
 from ..errors import ExtractionError
+from ..filenames import display
 from .textutil import short_reason
 
 _BACKSTOP_GRACE = 30  # seconds past the timeout after which the child kills itself (parent gone)
@@ -87,7 +90,11 @@ def _handle(line: bytes, extract_file: Any, max_memory_mb: int) -> dict[str, Any
     """Answer one request line with a response dict (never raises, except on exit)."""
     try:
         request = json.loads(line)
-        path, blob_dir = Path(request["path"]), Path(request["blob_dir"])
+        blob_dir = Path(request["blob_dir"])
+        if "path_b64" in request:  # the exact bytes: a file name need not be UTF-8
+            path = Path(os.fsdecode(base64.b64decode(request["path_b64"], validate=True)))
+        else:
+            path = Path(request["path"])
         settings = ExtractSettings(**request["settings"])
     except Exception as exc:
         return {"ok": False, "kind": "protocol", "message": f"bad request: {short_reason(exc)}"}
@@ -102,7 +109,7 @@ def _handle(line: bytes, extract_file: Any, max_memory_mb: int) -> dict[str, Any
         response = {"ok": False, "kind": "extraction", "message": str(exc)}
     except OSError as exc:
         response = {"ok": False, "kind": "os", "errno": exc.errno, "message": exc.strerror or str(exc),
-                    "filename": str(exc.filename) if exc.filename else None}
+                    "filename": display(exc.filename) if exc.filename else None}
     except Exception as exc:
         response = {"ok": False, "kind": "internal", "message": f"{type(exc).__name__}: {short_reason(exc)}"}
     finally:

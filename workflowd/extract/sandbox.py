@@ -7,6 +7,7 @@ and replaced after a timeout, a crash or running out of memory.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import select
@@ -17,20 +18,43 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from ..config import ExtractSettings
 from ..errors import ExtractionCrashed, ExtractionError
+from ..filenames import display
 from .core import check_size
 from .protocol import parse_line, response_to_result
 from .result import Extraction
 
-__all__ = ["SandboxedExtractor"]
+__all__ = ["CHILD_ENV", "SandboxedExtractor", "child_environment"]
 
 _STARTUP_TIMEOUT = 60.0  # seconds a fresh child may take to import its parsers
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+# What the child may see of the daemon's environment: what Python and the parsers need, and
+# the settings of tools a parser may call (tesseract for OCR). Nothing else: the daemon's
+# environment holds secrets (IMAP passwords, webhook tokens) that a parser has no use for.
+CHILD_ENV = (
+    "PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "PYTHONHOME", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE",
+    "VIRTUAL_ENV", "LD_LIBRARY_PATH",
+    "TESSDATA_PREFIX", "OMP_THREAD_LIMIT", "OMP_NUM_THREADS",
+)
+CHILD_ENV_PREFIXES = ("LC_",)
+
+
+def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The extractor child's environment: ``CHILD_ENV`` and the locale (``LC_*``) from
+    ``environ`` (default: this process's), and a PYTHONPATH that finds workflowd first."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if k in CHILD_ENV or k.startswith(CHILD_ENV_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, environ.get("PYTHONPATH")) if p)
+    return env
 
 
 class SandboxedExtractor:
@@ -58,7 +82,8 @@ class SandboxedExtractor:
             raise ExtractionError(f"not a regular file: {path}")
         check_size(info.st_size, self.settings)
         request = {
-            "path": str(path),
+            "path": display(path),  # for people reading a request; the child opens path_b64
+            "path_b64": base64.b64encode(os.fsencode(path)).decode("ascii"),  # the exact bytes of any name
             "settings": self.settings.model_dump(mode="json"),
             "blob_dir": str(self.blob_dir),
         }
@@ -130,8 +155,7 @@ class SandboxedExtractor:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._kill()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        env = child_environment()
         memory_mb = self.settings.max_memory_mb
         self._stderr = tempfile.TemporaryFile(prefix="workflowd-extract-")
         try:

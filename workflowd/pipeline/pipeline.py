@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..config import Settings, describe_errors
-from ..errors import ConfigError
+from ..errors import ConfigError, PluginError, WorkflowdError
 from .registry import StepRegistry
 from .step import EMBEDDING, TOKENS, Document, Step, StepContext, StepResult
 
@@ -75,6 +75,8 @@ class Pipeline:
         return errors
 
     def _run_step(self, step: Step, docs: list[Document]) -> list[StepOutcome]:
+        """A step's outcome for each document. Whatever it raises (SystemExit from a plugin's
+        ``sys.exit()`` included; KeyboardInterrupt excepted) fails that step of that document."""
         if not docs:
             return []
         try:
@@ -82,7 +84,9 @@ class Pipeline:
             if len(results) == len(docs) and all(isinstance(r, StepResult) for r in results):
                 return [StepOutcome(step.name, result=r) for r in results]
             raise TypeError("run_batch did not return one StepResult per document")
-        except Exception:
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - each document is tried alone below, its error kept
             if len(docs) > 1:
                 log.warning("step %s failed on a batch; running its %d documents one by one", step.name, len(docs))
         out = []
@@ -92,9 +96,11 @@ class Pipeline:
                 if not isinstance(result, StepResult):
                     raise TypeError(f"step returned {type(result).__name__}, not StepResult")
                 out.append(StepOutcome(step.name, result=result))
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 log.exception("step %s failed on document %s", step.name, doc.id)
-                out.append(StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}"))
+                out.append(StepOutcome(step.name, error=describe_failure(exc)))
         return out
 
 
@@ -107,14 +113,15 @@ class Pipelines:
         self.plugins = plugins
         self.steps: dict[str, Step] = {}
         self.pipelines: dict[str, Pipeline] = {}
-        for name in settings.steps:  # a [steps.<name>] table for a step that does not exist
-            registry.get(name, where=f"the [steps.{name}] table of {_where(settings)}")
+        for name in settings.steps:  # a [steps.<name>] table: the step exists, its keys are right
+            step_cls = registry.get(name, where=f"the [steps.{name}] table of {_where(settings)}")
+            step_settings(settings, name, step_cls)  # even when no pipeline uses it (yet)
         for pname, pconf in settings.pipelines.items():
             steps = []
             for sname in pconf.steps:
                 step_cls = registry.get(sname, where=f"pipelines.{pname}.steps of {_where(settings)}")
                 if sname not in self.steps:
-                    self.steps[sname] = step_cls(step_settings(settings, sname, step_cls), context)
+                    self.steps[sname] = _start_step(step_cls, step_settings(settings, sname, step_cls), context)
                 steps.append(self.steps[sname])
             self.pipelines[pname] = Pipeline(pname, steps, context)
 
@@ -133,8 +140,27 @@ class Pipelines:
         for step in self.steps.values():
             try:
                 step.close()
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:
                 log.exception("step %s failed to close", step.name)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What a failed step stores as its error."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the step tried to exit workflowd (sys.exit({exc.code!r})); only this step failed"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _start_step(step_cls: type[Step], step_settings: Any, context: StepContext) -> Step:
+    """Instantiate a step; a plugin that fails here (or calls sys.exit()) is a PluginError."""
+    try:
+        return step_cls(step_settings, context)
+    except (WorkflowdError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PluginError(f"step {step_cls.name!r} failed to start: {describe_failure(exc)}") from exc
 
 
 def step_settings(settings: Settings, name: str, step_cls: type[Step]):  # noqa: ANN201

@@ -19,7 +19,7 @@ class StepRegistry:
         for impl in pm.hook.register_steps.get_hookimpls():
             try:
                 provided = impl.function() or []
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise PluginError(f"plugin {impl.plugin_name} failed in register_steps: {exc}") from exc
             for step_cls in provided:
                 registry.add(step_cls, origin=impl.plugin_name)

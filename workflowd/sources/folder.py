@@ -3,6 +3,12 @@
 A file becomes a candidate when an event or a scan shows it; it is taken once its size and
 mtime have not changed for ``settle_delay`` seconds. Nothing here polls: the daemon asks
 ``next_check()`` when to look again and sleeps until then.
+
+Every path is handled on its own: a name that is not UTF-8, a file that vanishes or cannot
+be read, costs that file (logged with the reason), never the scan or the other files.
+Symbolic links are taken when they lead to a file inside the watched folder; one leading out
+of it only with ``follow_symlinks = true`` (folders reached through links are walked once each,
+so a link to an ancestor cannot loop).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from ..config import FolderSourceSettings, MaildirSourceSettings, Settings
-from ..intake import take_file
+from ..filenames import display
+from ..intake import is_within, take_file
 from ..store import Store
 from .filters import wanted
 
@@ -36,18 +43,36 @@ log = logging.getLogger("workflowd.sources.folder")
 
 KnownFile = Callable[[str, int, int], bool]
 
+MAX_TAKE_FAILURES = 5  # tries of a file whose recording fails, before waiting for the next rescan
+
 
 @dataclass
 class _Candidate:
     size: int | None = None
     mtime_ns: int | None = None
     since: float = 0.0  # monotonic time the current (size, mtime) was first seen
+    failures: int = 0  # times taking it failed for an unexpected reason (the store...)
 
 
-def new_observer() -> BaseObserver:
+class _Observer(Observer):  # type: ignore[misc,valid-type]
+    """The platform's observer, calling ``on_exit`` when its thread ends however it ends."""
+
+    on_exit: Callable[[], None] | None = None
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            if self.on_exit is not None:
+                self.on_exit()
+
+
+def new_observer(on_exit: Callable[[], None] | None = None) -> BaseObserver:
     # The dispatcher thread waits on its queue with this timeout: long, so an idle daemon
     # does not wake up every second (stop() still ends it at once).
-    return Observer(timeout=3600)
+    observer = _Observer(timeout=3600)
+    observer.on_exit = on_exit
+    return observer
 
 
 class FolderSource:
@@ -64,14 +89,17 @@ class FolderSource:
         self.root = Path(conf.path)
         self.recursive = getattr(conf, "recursive", True)
         self.settle_delay = getattr(conf, "settle_delay", 0.0)
+        self.follow_symlinks = getattr(conf, "follow_symlinks", False)
         self._wake = wake
         self._skip_dirs = tuple(d.resolve() for d in skip_dirs)
         self._clock = clock
         self._lock = threading.Lock()
         self._candidates: dict[Path, _Candidate] = {}
+        self._taking: dict[Path, int] = {}  # handed out by ready(): failures so far
         self._watch: ObservedWatch | None = None
         self._observer: BaseObserver | None = None
         self._missing_logged = False
+        self._outside_logged: set[Path] = set()
 
     # -- watching --------------------------------------------------------------------------
 
@@ -99,12 +127,12 @@ class FolderSource:
         if not self.root.exists() and self.root.parent.is_dir():
             try:
                 self.root.mkdir()
-                log.info("created the watched folder %s", self.root)
+                log.info("created the watched folder %s", display(self.root))
             except OSError:
                 pass
         if not self.root.is_dir():
             if not self._missing_logged:
-                log.warning("watched folder %s does not exist; looking again at each rescan", self.root)
+                log.warning("watched folder %s does not exist; looking again at each rescan", display(self.root))
                 self._missing_logged = True
             return
         self.stop()
@@ -112,11 +140,11 @@ class FolderSource:
             self._watch = self._observer.schedule(_Handler(self), str(self.root), recursive=self.recursive)
         except OSError as exc:
             # e.g. the inotify watch limit: rescans still find every file, only later.
-            log.error("cannot watch %s (%s); relying on rescans", self.root, exc)
+            log.error("cannot watch %s (%s); relying on rescans", display(self.root), exc)
             self._watch = None
             return
         if self._missing_logged:
-            log.info("watched folder %s is back", self.root)
+            log.info("watched folder %s is back", display(self.root))
         self._missing_logged = False
 
     # -- taking ----------------------------------------------------------------------------
@@ -127,7 +155,8 @@ class FolderSource:
 
     def take(self, store: Store, settings: Settings, path: Path) -> tuple[int, bool]:
         """Record the file as a document and queue it. Raises FileChanged, OSError, store errors."""
-        return take_file(store, settings, path, source=self.name, pipeline=self.conf.pipeline)
+        return take_file(store, settings, path, source=self.name, pipeline=self.conf.pipeline,
+                         within=None if self.follow_symlinks else self.root)
 
     def due(self) -> float | None:
         """When the source has work of its own next (clock time), besides its candidates."""
@@ -159,23 +188,32 @@ class FolderSource:
 
     def touch_tree(self, directory: Path) -> None:
         """A folder appeared (created or moved in): everything inside is a candidate."""
+        if directory.is_symlink() and not self.allowed(directory):
+            return  # a link out of the folder: its tree is not walked
         for path in self._walk(directory):
             self.touch(path)
 
     def scan(self, known: KnownFile) -> int:
-        """Make candidates of the files not yet taken; also restarts a lost watch. Returns how many."""
+        """Make candidates of the files not yet taken; also restarts a lost watch. Returns how many.
+
+        A path that fails (unreadable, gone, a name nothing can store) is logged and skipped."""
         self._ensure_watch()
         if not self.root.is_dir():
             return 0
         added = 0
         for path in self._walk(self.root):
-            if not self.wants(path):
-                continue
             try:
+                # The walk enters no folder through a link unless links are followed, so only a
+                # link itself can lead out: the full check is left for those.
+                if not self.wants(path) or (path.is_symlink() and not self.allowed(path)):
+                    continue
                 st = path.stat()
-            except OSError:
+                if known(str(path), st.st_size, st.st_mtime_ns):
+                    continue
+            except FileNotFoundError:
                 continue
-            if known(str(path), st.st_size, st.st_mtime_ns):
+            except Exception as exc:  # noqa: BLE001 - one path's failure is that path's only
+                log.warning("skipping %s in this scan: %s", display(path), _reason(exc))
                 continue
             with self._lock:
                 if path not in self._candidates:
@@ -183,47 +221,92 @@ class FolderSource:
                     added += 1
         return added
 
+    def allowed(self, path: Path) -> bool:
+        """Whether a path may be taken: it leads to a place inside the folder, or links are followed."""
+        if self.follow_symlinks or is_within(os.path.realpath(path), self.root):
+            return True
+        if path not in self._outside_logged:
+            self._outside_logged.add(path)
+            log.info("not taking %s: a link out of %s (set follow_symlinks = true to take it)",
+                     display(path), display(self.root))
+        return False
+
     def _walk(self, directory: Path) -> Iterator[Path]:
+        """The files under ``directory``: links to files included (``allowed`` decides), folders
+        reached through links only with ``follow_symlinks``, each folder once."""
         if not self.recursive:
             try:
                 with os.scandir(directory) as it:
                     for entry in it:
-                        if entry.is_file(follow_symlinks=False):
-                            yield Path(entry.path)
+                        try:
+                            if entry.is_file():  # follows a link; allowed() checks where to
+                                yield Path(entry.path)
+                        except OSError:
+                            continue
             except OSError as exc:
-                log.warning("cannot list %s: %s", directory, exc)
+                log.warning("cannot list %s: %s", display(directory), _reason(exc))
             return
-        for dirpath, dirnames, filenames in os.walk(directory, onerror=lambda e: log.warning("%s", e)):
+        seen: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(
+            directory, followlinks=self.follow_symlinks,
+            onerror=lambda e: log.warning("cannot list %s: %s", display(e.filename or "?"), _reason(e)),
+        ):
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                dirnames[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in seen:  # reached again through a link: a loop, or twice
+                dirnames[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             for name in filenames:
                 yield Path(dirpath) / name
 
     def ready(self, known: KnownFile) -> list[Path]:
-        """Candidates whose size and mtime have settled; they leave the candidate list."""
+        """Candidates whose size and mtime have settled; they leave the candidate list.
+
+        A candidate that fails here is dropped with the reason; the next rescan looks again."""
         now = self._clock()
         out = []
         with self._lock:
             items = list(self._candidates.items())
         for path, cand in items:
+            if cand.since > now:  # waiting after a failure
+                continue
             try:
-                st = path.stat()
-            except OSError:
-                self._forget(path, cand)  # gone (deleted or moved away) before it settled
-                continue
-            if not os.path.isfile(path):
+                if self._settled(path, cand, now, known):
+                    out.append(path)
+            except Exception as exc:  # noqa: BLE001
                 self._forget(path, cand)
-                continue
-            if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
-                with self._lock:
-                    if self._candidates.get(path) is cand:
-                        cand.size, cand.mtime_ns, cand.since = st.st_size, st.st_mtime_ns, now
-                continue
-            if now - cand.since < self.settle_delay:
-                continue
-            self._forget(path, cand)
-            if not known(str(path), st.st_size, st.st_mtime_ns):
-                out.append(path)
+                log.warning("skipping %s until the next rescan: %s", display(path), _reason(exc))
         return out
+
+    def _settled(self, path: Path, cand: _Candidate, now: float, known: KnownFile) -> bool:
+        try:
+            st = path.stat()
+        except OSError:
+            self._forget(path, cand)  # gone (deleted or moved away) before it settled
+            return False
+        if not os.path.isfile(path) or not self.allowed(path):
+            self._forget(path, cand)
+            return False
+        if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
+            with self._lock:
+                if self._candidates.get(path) is cand:
+                    cand.size, cand.mtime_ns, cand.since = st.st_size, st.st_mtime_ns, now
+            return False
+        if now - cand.since < self.settle_delay:
+            return False
+        if known(str(path), st.st_size, st.st_mtime_ns):
+            self._forget(path, cand)
+            return False
+        with self._lock:
+            if self._candidates.get(path) is cand:  # it leaves the list; kept aside for a failure
+                del self._candidates[path]
+                self._taking[path] = cand.failures
+        return True
 
     def _forget(self, path: Path, cand: _Candidate) -> None:
         with self._lock:
@@ -233,7 +316,24 @@ class FolderSource:
     def retry_later(self, path: Path) -> None:
         """A taken file changed while it was read: settle it again."""
         with self._lock:
+            self._taking.pop(path, None)
             self._candidates[path] = _Candidate(since=self._clock())
+
+    def failed(self, path: Path) -> bool:
+        """Taking the file failed for an unexpected reason (the store...): try again after a
+        growing delay, a few times; then wait for the next rescan. Returns whether it will be tried."""
+        with self._lock:
+            failures = self._taking.pop(path, 0) + 1
+            if failures >= MAX_TAKE_FAILURES:
+                return False
+            delay = max(self.settle_delay, 1.0) * 2**failures
+            self._candidates[path] = _Candidate(since=self._clock() + delay, failures=failures)
+        return True
+
+    def taken(self, path: Path) -> None:
+        """The file was recorded (or will not be: gone, unreadable)."""
+        with self._lock:
+            self._taking.pop(path, None)
 
     def next_check(self) -> float | None:
         """When a candidate may next have settled (clock time), or None when there is none."""
@@ -265,4 +365,9 @@ class _Handler(FileSystemEventHandler):
             elif isinstance(event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent):
                 self.source.touch(Path(os.fsdecode(event.src_path)))
         except Exception:  # never let one odd event stop the watcher thread
-            log.exception("error handling %r", event)
+            log.exception("error handling %s", display(repr(event)))
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why a path failed (an OSError's message already escapes the name)."""
+    return display(f"{type(exc).__name__}: {exc}" if not isinstance(exc, OSError) else str(exc))

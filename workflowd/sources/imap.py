@@ -46,11 +46,20 @@ MESSAGE_ID_HEADER = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 
 
 class ImapSource:
-    def __init__(self, conf: ImapSourceSettings, settings: Settings, *, on_new: Callable[[], None]):
+    def __init__(
+        self,
+        conf: ImapSourceSettings,
+        settings: Settings,
+        *,
+        on_new: Callable[[], None],
+        on_exit: Callable[[], None] | None = None,
+    ):
+        """``on_exit`` is called when the source's thread ends other than by ``stop()``."""
         self.conf = conf
         self.settings = settings
         self.name = conf.name
         self._on_new = on_new
+        self._on_exit = on_exit
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._client: IMAPClient | None = None
@@ -66,8 +75,25 @@ class ImapSource:
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"imap:{self.name}", daemon=True)
+        """Start (or, after its thread died, restart) the source's thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._main, name=f"imap:{self.name}", daemon=True)
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self._on_exit is not None and not self._stop.is_set():
+                self._on_exit()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import MaildirSourceSettings, Settings
-from ..intake import MailMessage, take_file, take_message
+from ..filenames import display
+from ..filenames import raw as raw_bytes
+from ..intake import MailMessage, open_file, take_file, take_message
 from ..store import Store
 from .folder import FolderSource, KnownFile
 
@@ -27,11 +29,12 @@ ACTION_RECHECK_S = 5.0
 
 
 def unique_name(file_name: str) -> str:
-    """The part of a Maildir file name that identifies the message (without its flags)."""
+    """The part of a Maildir file name that identifies the message (without its flags), as
+    display text (workflowd/filenames.py): storable whatever bytes the name holds."""
     for sep in (":", "!"):  # "!" where ":" is not allowed in file names
         if f"{sep}2," in file_name:
-            return file_name.split(f"{sep}2,", 1)[0]
-    return file_name
+            return display(file_name.split(f"{sep}2,", 1)[0])
+    return display(file_name)
 
 
 class MaildirSource(FolderSource):
@@ -87,12 +90,14 @@ class MaildirSource(FolderSource):
             # Too large to hold in memory: recorded as a failed document with the reason.
             with store.transaction():
                 doc_id, created = take_file(
-                    store, settings, path, source=self.name, pipeline=self.conf.pipeline
+                    store, settings, path, source=self.name, pipeline=self.conf.pipeline, within=self.root
                 )
                 store.mail.record(self.name, "", key, message_id=None, document_id=doc_id)
             return doc_id, created
-        raw = path.read_bytes()
-        msg = MailMessage(raw=raw, folder="", key=key, location=str(path), act=self.conf.mark_seen)
+        with open_file(path, within=self.root) as fh:
+            raw = fh.read()
+        msg = MailMessage(raw=raw, folder="", key=key, location=display(path), location_raw=raw_bytes(path),
+                          act=self.conf.mark_seen)
         doc_id, created = take_message(store, settings, msg, source=self.name, pipeline=self.conf.pipeline)
         self._actions_waiting = self._actions_waiting or self.conf.mark_seen
         return doc_id, created
@@ -125,9 +130,10 @@ class MaildirSource(FolderSource):
             except FileNotFoundError:
                 continue
             for name in names:
-                flags = name.split(":2,", 1)[1] if ":2," in name else ""
+                sep = next((f"{c}2," for c in (":", "!") if f"{c}2," in name), None)
+                stem, flags = name.split(sep, 1) if sep else (name, "")  # the real name, not key's display
                 if "S" in flags and sub == "cur":
                     return
                 new_flags = "".join(sorted(set(flags) | {"S"}))
-                os.rename(folder / name, self.root / "cur" / f"{key}:2,{new_flags}")
+                os.rename(folder / name, self.root / "cur" / f"{stem}:2,{new_flags}")
                 return

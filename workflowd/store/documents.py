@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..filenames import clean_text, display, fs_path, raw
 from .db import StoreDB, dumps, now_iso
 
 # The columns of a document in `list --json` (DESIGN.md), in this order.
@@ -31,7 +34,8 @@ STATUSES = ("queued", "processing", "done", "failed")
 
 @dataclass(frozen=True)
 class FoundFile:
-    """A file a source found, already hashed."""
+    """A file a source found, already hashed. ``path`` and ``name`` are display text
+    (workflowd/filenames.py); ``path_raw`` the path's exact bytes where they differ."""
 
     source: str
     path: str
@@ -40,6 +44,7 @@ class FoundFile:
     size: int
     mtime_ns: int | None = None
     media_type: str | None = None  # as sniffed from the first bytes; extraction may refine it
+    path_raw: bytes | None = None
 
 
 class Documents:
@@ -63,6 +68,7 @@ class Documents:
         Returns ``(document id, created)``.
         """
         now = now_iso()
+        error = clean_text(error) if error else error
         with self.db.transaction() as conn:
             doc_id = self.db.scalar("SELECT id FROM documents WHERE sha256 = ?", (found.sha256,))
             created = doc_id is None
@@ -94,22 +100,30 @@ class Documents:
                         (doc_id, pipeline, max_attempts, now),
                     )
             conn.execute(
-                "INSERT INTO locations (document_id, source, path, size, mtime_ns, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (document_id, source, path) DO UPDATE SET"
+                "INSERT INTO locations (document_id, source, path, path_raw, size, mtime_ns, first_seen,"
+                " last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (document_id, source, path, ifnull(path_raw, x'')) DO UPDATE SET"
                 " size = excluded.size, mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen",
-                (doc_id, found.source, found.path, found.size, found.mtime_ns, now, now),
+                (doc_id, found.source, found.path, found.path_raw, found.size, found.mtime_ns, now, now),
             )
         return int(doc_id), created
 
-    def is_known_file(self, path: str, size: int, mtime_ns: int) -> bool:
-        """Whether this exact file (path, size and mtime) was already taken."""
+    def is_known_file(self, path: str | os.PathLike[str], size: int, mtime_ns: int) -> bool:
+        """Whether this exact file (path as the file system has it, size and mtime) was already taken."""
         return bool(
             self.db.scalar(
-                "SELECT 1 FROM locations WHERE path = ? AND size = ? AND mtime_ns = ? LIMIT 1",
-                (path, size, mtime_ns),
+                "SELECT 1 FROM locations WHERE path = ? AND path_raw IS ? AND size = ? AND mtime_ns = ? LIMIT 1",
+                (display(path), raw(path), size, mtime_ns),
             )
         )
+
+    def file_paths(self, doc_id: int) -> list[Path]:
+        """Every place the document's content was found, as the file system knows them, the
+        document's own first."""
+        rows = self.db.conn.execute(
+            "SELECT path, path_raw FROM locations WHERE document_id = ? ORDER BY id", (doc_id,)
+        ).fetchall()
+        return [fs_path(path, path_raw) for path, path_raw in rows]
 
     def set_extracted(
         self, doc_id: int, *, media_type: str, title: str | None, text: str, meta: dict[str, Any]
@@ -123,6 +137,7 @@ class Documents:
 
     def set_status(self, doc_id: int, status: str, error: str | None = None, *, final: bool = False) -> None:
         now = now_iso()
+        error = clean_text(error) if error else error
         self.db.conn.execute(
             "UPDATE documents SET status = ?, error = ?, updated_at = ?,"
             " processed_at = CASE WHEN ? THEN ? ELSE processed_at END WHERE id = ?",

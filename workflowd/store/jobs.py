@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..filenames import clean_text
 from .db import StoreDB, now_iso
 
 
@@ -177,6 +178,7 @@ class Jobs:
         """
         now = time.time() if now is None else now
         again = retry and job.attempts < job.max_attempts
+        error = clean_text(error)  # an OSError's message may hold an undecodable file name
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE jobs SET status = ?, run_after = ?, last_error = ?, finished_at = ?"
@@ -216,15 +218,18 @@ class Jobs:
                 )
         return bool(cur.rowcount)
 
-    def recover(self) -> int:
-        """Put back in the queue the running jobs whose worker process has died."""
+    def recover(self, *, this_process: bool = False) -> int:
+        """Put back in the queue the running jobs whose worker process has died; with
+        ``this_process``, also those this process claimed (its worker thread died)."""
         recovered = 0
+        mine = claim_token().rsplit(":", 1)[0] + ":"
         with self.db.transaction() as conn:
             rows = self.db.query(
                 "SELECT id, document_id, kind, worker, attempts, max_attempts FROM jobs WHERE status = 'running'"
             )
             for row in rows:
-                if worker_alive(row["worker"]):
+                held_here = this_process and (row["worker"] or "").startswith(mine)
+                if not held_here and worker_alive(row["worker"]):
                     continue
                 if row["kind"] != PROCESS:
                     conn.execute(
@@ -233,7 +238,8 @@ class Jobs:
                     )
                 elif row["attempts"] >= row["max_attempts"]:
                     # The file took its worker down every time: stop trying.
-                    error = f"the worker process died while processing this document ({row['attempts']} tries)"
+                    who = "thread" if held_here else "process"
+                    error = f"the worker {who} died while processing this document ({row['attempts']} tries)"
                     conn.execute(
                         "UPDATE jobs SET status = 'failed', worker = NULL, last_error = ?, finished_at = ?"
                         " WHERE id = ?",

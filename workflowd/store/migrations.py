@@ -232,12 +232,25 @@ def _m005_repredict_jobs(db: Database) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN step TEXT")  # the step a ``repredict`` job re-runs
 
 
+def _m006_raw_paths(db: Database) -> None:
+    """The exact bytes of a location's path where they are not what ``path`` shows (a name that is
+    not UTF-8, or holds a newline): ``path`` stays readable text, ``path_raw`` is what the file
+    system knows (workflowd/filenames.py). NULL for every ordinary path."""
+    db.execute("ALTER TABLE locations ADD COLUMN path_raw BLOB")
+    # Two names that display alike (the byte 0xff, and the four characters backslash x f f) are two places.
+    db.execute("DROP INDEX IF EXISTS idx_locations_document_id_source_path")
+    db.execute(
+        "CREATE UNIQUE INDEX idx_locations_place ON locations (document_id, source, path, ifnull(path_raw, x''))"
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial,
     _m002_embeddings,
     _m003_mail,
     _m004_corrections,
     _m005_repredict_jobs,
+    _m006_raw_paths,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
