@@ -2,7 +2,7 @@
 
 What plugin authors need is importable from here::
 
-    from workflowd import Document, Step, StepResult, hookimpl
+    from workflowd import Document, Extraction, Extractor, Step, StepResult, hookimpl
 
 The names are loaded on first use, so that processes that need none of them (the
 extractor child) start light.
@@ -18,6 +18,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "hookimpl": "workflowd.hookspecs",
     "Document": "workflowd.pipeline.step",
+    "Extraction": "workflowd.extract.result",
+    "Extractor": "workflowd.extract.core",
     "NoSettings": "workflowd.pipeline.step",
     "Step": "workflowd.pipeline.step",
     "StepContext": "workflowd.pipeline.step",

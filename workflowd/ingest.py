@@ -46,7 +46,7 @@ def ingest(settings: Settings, targets: list[Path], *, pipeline: str | None = No
             if doc_id is not None and doc_id not in taken:
                 taken.append(doc_id)
         store.jobs.recover()
-        with SandboxedExtractor(settings.extract, settings.blob_dir) as extractor:
+        with SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir) as extractor:
             report.document_ids = _process_all(store, Processor(store, settings, pipelines, extractor), taken)
     finally:
         pipelines.close()

@@ -31,11 +31,12 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 )
 
 
-def plugin_manager(plugins_dir: Path | None = None) -> pluggy.PluginManager:
-    """A fresh manager with the built-ins, the installed entry points and the folder's plugins."""
+def plugin_manager(plugins_dir: Path | None = None, *, builtins: bool = True) -> pluggy.PluginManager:
+    """A fresh manager with the built-ins (unless ``builtins`` is false: the extractor child,
+    which needs no model), the installed entry points and the folder's plugins."""
     pm = pluggy.PluginManager("workflowd")
     pm.add_hookspecs(hookspecs)
-    for name in DEFAULT_PLUGINS:
+    for name in DEFAULT_PLUGINS if builtins else ():
         pm.register(importlib.import_module(name), name=name)
     try:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)

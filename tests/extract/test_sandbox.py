@@ -196,3 +196,42 @@ def test_a_name_that_is_not_utf8_reaches_the_child_byte_for_byte(sandbox, tmp_pa
         assert sandbox.extract(path).text == "content of " + name[:4].replace(b"\n", b" ").hex()
     with pytest.raises(FileNotFoundError):
         sandbox.extract(Path(os.fsdecode(folder + b"/gone \xe9.txt")))
+
+
+EXTRACTOR_PLUGIN = '''
+from workflowd import Extraction, Extractor, hookimpl
+from workflowd.errors import ExtractionError
+
+
+def read_notes(data, settings, blob_dir):
+    if not data.startswith(b"NOTE1"):
+        raise ExtractionError("not a note file")
+    return Extraction(media_type="application/x-note", text=data[5:].decode("utf-8").strip(), title="a note")
+
+
+@hookimpl
+def register_extractors():
+    return [Extractor(media_types=("application/x-note",), extract=read_notes, suffixes=(".note",))]
+'''
+
+
+def test_a_plugin_adds_an_extractor_in_the_sandbox(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir(mode=0o700)
+    (plugins / "notes.py").write_text(EXTRACTOR_PLUGIN)
+    (plugins / "notes.py").chmod(0o600)
+    note = tmp_path / "shopping.note"
+    note.write_bytes(b"NOTE1 milk, eggs and bread\n")  # text: a plugin's ending wins over plain text
+    plain = tmp_path / "plain.txt"
+    plain.write_text("an ordinary text")
+    with SandboxedExtractor(ExtractSettings(), tmp_path / "blobs", plugins) as ex:
+        result = ex.extract(note)
+        assert (result.media_type, result.text, result.title) == ("application/x-note", "milk, eggs and bread",
+                                                                  "a note")
+        assert ex.extract(plain).text == "an ordinary text"  # workflowd's own extractors still come first
+        bad = tmp_path / "broken.note"
+        bad.write_bytes(b"garbage \x01\x02")
+        with pytest.raises(ExtractionError, match="not a note file"):
+            ex.extract(bad)
+    with SandboxedExtractor(ExtractSettings(), tmp_path / "blobs") as ex:
+        assert ex.extract(note).media_type == "text/plain"  # without the plugin: plain text

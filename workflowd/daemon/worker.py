@@ -86,7 +86,9 @@ class Worker(threading.Thread):
 
     def _serve(self) -> None:
         store = Store(self.settings.db_path)
-        extractor = self._extractor = SandboxedExtractor(self.settings.extract, self.settings.blob_dir)
+        extractor = self._extractor = SandboxedExtractor(
+            self.settings.extract, self.settings.blob_dir, self.settings.plugins_dir
+        )
         processor = Processor(store, self.settings, self.pipelines, extractor)
         try:
             while not self._stopping.is_set():
@@ -140,9 +142,9 @@ class Worker(threading.Thread):
         if pending is None:
             return extractor, processor
         settings, pipelines = pending
-        if settings.extract != self.settings.extract:
-            extractor.close()
-            extractor = self._extractor = SandboxedExtractor(settings.extract, settings.blob_dir)
+        # a new child: the extract settings or the plugins (their extractors) may have changed
+        extractor.close()
+        extractor = self._extractor = SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir)
         old = self.pipelines
         self.settings, self.pipelines = settings, pipelines
         if old is not pipelines:

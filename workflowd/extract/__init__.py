@@ -6,9 +6,9 @@ child process under time and memory limits, which is what the daemon uses for un
 
 from __future__ import annotations
 
-from .core import extract_file
+from .core import Extractor, extract_file
 from .result import Attachment, Extraction
 from .sandbox import SandboxedExtractor
 from .sniff import detect_media_type
 
-__all__ = ["Attachment", "Extraction", "SandboxedExtractor", "detect_media_type", "extract_file"]
+__all__ = ["Attachment", "Extraction", "Extractor", "SandboxedExtractor", "detect_media_type", "extract_file"]

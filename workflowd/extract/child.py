@@ -13,6 +13,7 @@ an alarm set a little past the parent's timeout ends it should the parent have g
 from __future__ import annotations
 
 import argparse
+import functools
 import base64
 import gc
 import json
@@ -37,11 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     """Serve extraction requests until stdin closes."""
     parser = argparse.ArgumentParser(prog="python -m workflowd.extract.child")
     parser.add_argument("--max-memory-mb", type=int, required=True)
+    parser.add_argument("--plugins-dir", type=Path, help="where the plugins that add extractors are")
     args = parser.parse_args(argv)
     protocol = _take_stdout()
     _quiet_libraries()
-    from .core import extract_file  # imported before the memory limit is set
+    from .core import extract_file, plugin_extractors  # imported before the memory limit is set
 
+    extra = _plugins(plugin_extractors, args.plugins_dir)
+    if extra:
+        extract_file = functools.partial(extract_file, extra=extra)
     _preload()
     _limit_resources(args.max_memory_mb)
     _send(protocol, {"ready": True, "pid": os.getpid()})
@@ -49,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         if line.strip():
             _send(protocol, _handle(line, extract_file, args.max_memory_mb))
     return 0
+
+
+def _plugins(load: Any, plugins_dir: Path | None) -> list[Any]:
+    """The plugins' extractors; a plugin that fails here (the daemon loaded it already) costs
+    only its extractors, with the reason on stderr."""
+    try:
+        return load(plugins_dir)
+    except Exception as exc:
+        sys.stderr.write(f"workflowd extractor: plugins not loaded, their file types are not read: {exc}\n")
+        return []
 
 
 def _take_stdout() -> IO[bytes]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ExtractSettings
@@ -22,11 +23,29 @@ from .plain import extract_markdown, extract_plain
 from .result import Extraction
 from .textutil import clean_str, clean_value, short_reason
 
-__all__ = ["EXTRACTORS", "check_size", "extract_bytes", "extract_file"]
+__all__ = ["EXTRACTORS", "Extractor", "check_size", "extract_bytes", "extract_file", "plugin_extractors"]
 
-Extractor = Callable[[bytes, ExtractSettings, Path], Extraction]
+ExtractFunction = Callable[[bytes, ExtractSettings, Path], Extraction]
 
-EXTRACTORS: dict[str, Extractor] = {
+
+@dataclass(frozen=True)
+class Extractor:
+    """A text extractor a plugin adds through ``register_extractors``.
+
+    ``extract(data, settings, blob_dir)`` returns an Extraction (raise ExtractionError for
+    bad input). It reads files of ``media_types`` as workflowd detects them from their bytes
+    (e.g. ``image/png``) and, when the bytes say no more than plain text or binary, files
+    whose name ends with one of ``suffixes`` (e.g. ``.heic``, ``.note``). workflowd's own
+    extractors of the types it knows come first: a plugin adds types, it does not replace how
+    PDF or mail are read.
+    """
+
+    media_types: tuple[str, ...]
+    extract: ExtractFunction
+    suffixes: tuple[str, ...] = ()
+
+
+EXTRACTORS: dict[str, ExtractFunction] = {
     sniff.PDF: extract_pdf,
     sniff.DOCX: extract_docx,
     sniff.ODT: extract_odt,
@@ -49,8 +68,46 @@ def check_size(size: int, settings: ExtractSettings) -> None:
         )
 
 
-def extract_file(path: Path, settings: ExtractSettings, blob_dir: Path) -> Extraction:
-    """Extract the text of one file; ExtractionError for bad content, OSError when unreadable."""
+def plugin_extractors(plugins_dir: Path | None) -> list[Extractor]:
+    """The extractors the installed plugins and those of ``plugins_dir`` register (workflowd's
+    steps and tasks are not loaded: extraction needs no model)."""
+    from ..errors import PluginError
+    from ..plugins import plugin_manager
+
+    out: list[Extractor] = []
+    for impl in plugin_manager(plugins_dir, builtins=False).hook.register_extractors.get_hookimpls():
+        for spec in impl.function() or []:
+            if not isinstance(spec, Extractor) or not callable(spec.extract) or not spec.media_types:
+                raise PluginError(f"plugin {impl.plugin_name} registered {spec!r}, which is not an Extractor "
+                                  "with media_types and an extract function")
+            out.append(spec)
+    return out
+
+
+GENERIC = (sniff.PLAIN, sniff.BINARY)  # what bytes alone say of a format they do not know
+
+
+def _find(media_type: str, name: str, extra: Sequence[Extractor]) -> tuple[str, ExtractFunction] | None:
+    """Which extractor reads a file: workflowd's own for the types it knows, a plugin's for its
+    type, a plugin's for the name's ending when the bytes say no more than text or binary,
+    and workflowd's plain text reader last."""
+    if media_type in EXTRACTORS and media_type not in GENERIC:
+        return media_type, EXTRACTORS[media_type]
+    for spec in extra:
+        if media_type in spec.media_types:
+            return media_type, spec.extract
+    lower = name.lower()
+    for spec in extra:
+        if any(lower.endswith(s.lower()) for s in spec.suffixes):
+            return spec.media_types[0], spec.extract
+    return (media_type, EXTRACTORS[media_type]) if media_type in EXTRACTORS else None
+
+
+def extract_file(
+    path: Path, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = ()
+) -> Extraction:
+    """Extract the text of one file; ExtractionError for bad content, OSError when unreadable.
+    ``extra``: the plugins' extractors."""
     path = Path(path)
     check_size(path.stat().st_size, settings)
     limit = int(settings.max_file_mb * 1024 * 1024)
@@ -61,15 +118,18 @@ def extract_file(path: Path, settings: ExtractSettings, blob_dir: Path) -> Extra
         if len(data) > size:  # the file grew since stat()
             data += fh.read(limit + 1 - len(data))
     check_size(len(data), settings)
-    return extract_bytes(data, path.name, settings, blob_dir)
+    return extract_bytes(data, path.name, settings, blob_dir, extra)
 
 
-def extract_bytes(data: bytes, name: str, settings: ExtractSettings, blob_dir: Path) -> Extraction:
+def extract_bytes(
+    data: bytes, name: str, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = ()
+) -> Extraction:
     """Extract the text of ``data`` (a file called ``name``); see :func:`extract_file`."""
     media_type = sniff.detect_media_type(data, name)
-    extractor = EXTRACTORS.get(media_type)
-    if extractor is None:
+    found = _find(media_type, name, extra)
+    if found is None:
         raise ExtractionError(f"unsupported file type: {media_type} ({sniff.describe_type(media_type)})")
+    media_type, extractor = found
     try:
         result = extractor(data, settings, Path(blob_dir))
     except (ExtractionError, MemoryError, OSError):

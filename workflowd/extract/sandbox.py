@@ -60,9 +60,11 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
 class SandboxedExtractor:
     """Extract files in a child process; safe for one thread at a time (calls are serialised)."""
 
-    def __init__(self, settings: ExtractSettings, blob_dir: Path):
+    def __init__(self, settings: ExtractSettings, blob_dir: Path, plugins_dir: Path | None = None):
+        """``plugins_dir``: the plugins folder, whose plugins may add extractors."""
         self.settings = settings
         self.blob_dir = Path(os.path.abspath(blob_dir))
+        self.plugins_dir = plugins_dir
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
@@ -158,9 +160,12 @@ class SandboxedExtractor:
         env = child_environment()
         memory_mb = self.settings.max_memory_mb
         self._stderr = tempfile.TemporaryFile(prefix="workflowd-extract-")
+        cmd = [sys.executable, "-m", "workflowd.extract.child", "--max-memory-mb", str(memory_mb)]
+        if self.plugins_dir is not None:
+            cmd += ["--plugins-dir", str(self.plugins_dir)]
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "workflowd.extract.child", "--max-memory-mb", str(memory_mb)],
+                cmd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
