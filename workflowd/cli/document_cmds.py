@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from ..config import load_config
 from ..errors import WorkflowdError
@@ -103,7 +104,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             console.print(f"[bold]{key}[/bold]: ", end="")
             console.print(str(doc[key]), markup=False)
     for loc in doc["locations"][1:]:
-        console.print(f"[bold]also at[/bold]: {loc['path']}", markup=True, highlight=False)
+        console.print("[bold]also at[/bold]: ", end="")
+        console.print(loc["path"], markup=False, highlight=False)
     if doc["children"]:
         console.print(f"[bold]attachments[/bold]: {', '.join(map(str, doc['children']))}")
     describe = _describers(args)
@@ -131,7 +133,9 @@ def _table(docs: list[dict[str, Any]]) -> None:
         name = d["name"] or ""
         if d["parent_id"]:
             name = f"↳ {name}"
-        table.add_row(str(d["id"]), d["status"], d["media_type"] or "", name, d["source"], d["error"] or "")
+        # Text, not markup: a file may be called "[red]x"
+        table.add_row(*(Text(v) for v in (str(d["id"]), d["status"], d["media_type"] or "", name, d["source"],
+                                          d["error"] or "")))
     console.print(table)
 
 
