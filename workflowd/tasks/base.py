@@ -17,6 +17,7 @@ Tasks register through the ``register_tasks`` hook, the built-in ones like any p
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -119,6 +120,26 @@ class Task:
 
     def make_model(self) -> ModelInUse:
         raise ModelError(f"the {self.name} task has no model")
+
+    def saved_model(self, load: Callable[[Path, str | None], Any], shipped: Path) -> ModelInUse:
+        """The model in use of a task whose models are folders: ``load(folder, version)`` of the
+        promoted version, else of the ``shipped`` artifact (version "shipped")."""
+        return ModelInUse(
+            self.name,
+            load=lambda v: load(Path(v.path), v.version),
+            builtin=lambda: load(shipped, "shipped"),
+            name=lambda model: model.version,
+            logger=log,
+        )
+
+    def register(
+        self, save: Callable[[Path], None], *, metrics: dict[str, Any], meta: dict[str, Any], promote: bool
+    ) -> tuple[ModelVersion, str]:
+        """Record a version built by ``save(folder)``, promoted if asked; with what to say of it."""
+        version = self.models.registry().register(
+            self.name, save, base_model=self.settings.model.base, metrics=metrics, meta=meta, promote=promote
+        )
+        return version, "promoted" if version.status == "promoted" else "registered, not promoted"
 
     def resolve(self, version: str | None = None) -> Any:
         """A registered version, the built-in model (``--version zero-shot|shipped``), else the

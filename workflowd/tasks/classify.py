@@ -182,15 +182,12 @@ class ClassifyTask(Task):
         encoder = self.models.encoder
         outcome = train_classifier(encoder, data, params, self.step_settings.labels, progress, unlabeled)
         meta = {**outcome.meta, "data_file": str(options.data[0])}
-        version = registry.register(
-            self.name,
+        version, state = self.register(
             lambda folder: save_outcome(outcome, folder, encoder, meta),
-            base_model=encoder.name,
             metrics=outcome.metrics,
             meta=meta,
             promote=options.promote,
         )
-        state = "promoted" if version.status == "promoted" else "registered, not promoted"
         m = outcome.metrics
         lines = [f"classify {version.version}: {state} ({outcome.meta['train_seconds']} s, "
                  f"{outcome.meta['data']['n']} examples, method {outcome.meta['method']})"]

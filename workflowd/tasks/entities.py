@@ -175,14 +175,7 @@ class EntitiesTask(Task):
     def make_model(self) -> ModelInUse:
         from ..ner.tagger import load_tagger
 
-        models = self.models
-        return ModelInUse(
-            self.name,
-            load=lambda v: load_tagger(Path(v.path), models.encoder, version=v.version),
-            builtin=lambda: load_tagger(SHIPPED, models.encoder, version="shipped"),
-            name=lambda tagger: tagger.version,
-            logger=log,
-        )
+        return self.saved_model(lambda folder, v: load_tagger(folder, self.models.encoder, version=v), SHIPPED)
 
     def train(self, options: TrainOptions, progress: Progress | None = None) -> Trained:
         """The tagger from a CoNLL file; ``--valid`` (else every 10th document) chooses the epoch."""
@@ -203,15 +196,12 @@ class EntitiesTask(Task):
             "valid_file": str(options.valid) if options.valid else None,
             "history": outcome.history,
         }
-        version = self.models.registry().register(
-            self.name,
+        version, state = self.register(
             lambda folder: outcome.tagger.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics}),
-            base_model=encoder.name,
             metrics=outcome.metrics,
             meta=meta,
             promote=options.promote,
         )
-        state = "promoted" if version.status == "promoted" else "registered, not promoted"
         m = outcome.metrics
         lines = [f"entities {version.version}: {state} ({outcome.meta['train_seconds']} s, "
                  f"{outcome.meta['train_documents']} documents, best epoch {outcome.meta['best_epoch']})"]

@@ -108,14 +108,7 @@ class SentimentTask(Task):
     def make_model(self) -> ModelInUse:
         from ..sentiment.model import load_sentiment
 
-        models = self.models
-        return ModelInUse(
-            self.name,
-            load=lambda v: load_sentiment(Path(v.path), models.encoder, version=v.version),
-            builtin=lambda: load_sentiment(SHIPPED, models.encoder, version="shipped"),
-            name=lambda m: m.version,
-            logger=log,
-        )
+        return self.saved_model(lambda folder, v: load_sentiment(folder, self.models.encoder, version=v), SHIPPED)
 
     def train(self, options: TrainOptions, progress: Progress | None = None) -> Trained:
         """The model from one or more labelled files (JSONL or TSV), trained together."""
@@ -127,15 +120,12 @@ class SentimentTask(Task):
         encoder = self.models.encoder
         outcome = train_sentiment(encoder, sources, params, progress)
         meta = {**outcome.meta, "data_files": [str(p) for p in paths], "history": outcome.history}
-        version = self.models.registry().register(
-            self.name,
+        version, state = self.register(
             lambda folder: outcome.model.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics}),
-            base_model=encoder.name,
             metrics=outcome.metrics,
             meta=meta,
             promote=options.promote,
         )
-        state = "promoted" if version.status == "promoted" else "registered, not promoted"
         lines = [f"sentiment {version.version}: {state} ({outcome.meta['train_seconds']} s, "
                  f"best epoch {outcome.meta['best_epoch']})"]
         for name, v in outcome.metrics["validation"].items():

@@ -142,13 +142,7 @@ class SummarizeTask(Task):
     eval_options = frozenset({"sentences"})
 
     def make_model(self) -> ModelInUse:
-        return ModelInUse(
-            self.name,
-            load=lambda v: SalienceHead.load(Path(v.path), version=v.version),
-            builtin=lambda: SalienceHead.load(SHIPPED, version="shipped"),
-            name=lambda head: head.version,
-            logger=log,
-        )
+        return self.saved_model(lambda folder, v: SalienceHead.load(folder, version=v), SHIPPED)
 
     def train(self, options: TrainOptions, progress: Progress | None = None) -> Trained:
         """The salience head on ``{"text", "summary"}`` JSONL."""
@@ -157,15 +151,12 @@ class SummarizeTask(Task):
         data = load_summaries_jsonl(options.data[0])
         encoder = self.models.encoder
         outcome = train_summarizer(encoder, data, seed=options.seed)
-        version = self.models.registry().register(
-            self.name,
+        version, state = self.register(
             outcome.head.save,
-            base_model=encoder.name,
             metrics=outcome.metrics,
             meta={**outcome.meta, "data_file": str(options.data[0])},
             promote=options.promote,
         )
-        state = "promoted" if version.status == "promoted" else "registered, not promoted"
         lines = [f"summarize {version.version}: {state} ({outcome.meta['train_seconds']} s, "
                  f"{outcome.meta['data']['n']} documents)"]
         m = outcome.metrics
