@@ -168,7 +168,11 @@ def test_readme_quickstart_runs(wf_env: Env) -> None:
                 out = _sh(line, env).stdout
                 if line.startswith("workflowd show"):
                     assert "Invoice 42 from Acme Corp in Berlin: 120 EUR, due 1 March 2027" in out
-                    assert "PER Anna Schmidt" in out and "LOC Berlin" in out  # entities, as a person reads them
+                    # each result as a person reads it: the label, the names by type, the sentiment
+                    assert re.search(r"classify \(zero-shot\): invoice \(0\.9\d\)", out), out
+                    assert "PER: Anna Schmidt" in out and "LOC: Berlin" in out and "DATE: 2027-03-01" in out
+                    assert re.search(r"sentiment \(shipped\): (neutral|positive) \(score", out), out
+                    assert "{'" not in out  # no Python dict
         # No training step was run: the shipped models give entities, a summary and sentiment.
         results = json.loads(_sh("workflowd show 1 --json", env).stdout)["results"]
         assert set(results) >= {"classify", "entities", "summarize", "sentiment"}

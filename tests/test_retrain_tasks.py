@@ -118,7 +118,7 @@ validation_data = {{ sentiment = [{json.dumps(str(general))}] }}
 
 # -- entities: this owner's project code names are organisations (teams), not MISC ----------
 
-PROJECTS = ["Kestrel", "Osprey", "Heron", "Plover"]
+PROJECTS = ["Kestrel", "Osprey", "Heron", "Plover", "Merlin", "Dunlin", "Curlew", "Gannet"]  # 32 documents
 PEOPLE = ["Maria Lopez", "Tom Becker", "Dana Whitfield", "Ivan Petrov"]
 FRAMES = [
     "The {p} build failed again on Tuesday, said {n}.",
@@ -155,6 +155,7 @@ steps = ["entities"]
 [training]
 replay = 80
 pseudo_rehearsal = ["entities"]  # not the default: this covers the tagger's own answers as replay
+min_held_out = 10  # a surer measure: the shipped tagger gets some of them right already
 """,
     )
     teaching = _entity_docs()
