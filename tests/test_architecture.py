@@ -140,3 +140,21 @@ def test_no_task_list_and_no_task_chains() -> None:
     listed = [str(p.relative_to(PACKAGE)) for p, text in _sources() if names.search(text)]
     chained = [f"{p.relative_to(PACKAGE)}: {m.group(0)}" for p, text in _sources() for m in chains.finditer(text)]
     assert listed == [] and chained == [], (listed, chained)
+
+
+def test_commands_that_read_the_store_do_not_load_torch() -> None:
+    """show, correct, review, steps and check load the tasks (and build the pipelines): that must
+    not import torch (a second or more on every command); only running a model does."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from workflowd.config import Settings\n"
+        "from workflowd.runtime import build_pipelines, task_registry\n"
+        "settings = Settings(data_dir=sys.argv[1])\n"
+        "task_registry(settings); build_pipelines(settings)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, "/nonexistent/data"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -27,7 +27,9 @@ def private_umask() -> int:
 
 
 def secure_data_dir(data_dir: Path) -> list[Path]:
-    """Create ``data_dir`` (0700) and take group and other permissions from everything in it.
+    """Create ``data_dir`` (0700) and, when it was open to others (left by an older version or
+    a looser umask), take group and other permissions from everything in it. A data dir that is
+    0700 already is not walked at each start: nothing in it can be reached by others.
 
     Returns the paths whose permissions were tightened. A path that cannot be changed (owned
     by someone else) is logged and left as it is.
@@ -39,6 +41,8 @@ def secure_data_dir(data_dir: Path) -> list[Path]:
         os.umask(old)
     tightened: list[Path] = []
     _tighten(data_dir, tightened)
+    if not tightened:
+        return tightened
     for dirpath, dirnames, filenames in os.walk(data_dir):  # links are not followed
         for name in dirnames + filenames:
             _tighten(Path(dirpath) / name, tightened)

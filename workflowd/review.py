@@ -120,9 +120,6 @@ class Session:
     def label(self, label: str) -> dict[str, Any]:
         return self.answer(CorrectionInput(label=label))
 
-    def entities(self, specs: Sequence[str]) -> dict[str, Any]:
-        return self.answer(CorrectionInput(entities=list(specs)))
-
     def summary(self, sentences: Sequence[int]) -> dict[str, Any]:
         return self.answer(CorrectionInput(sentences=list(sentences)))
 

@@ -19,12 +19,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .models.encoder import Encoded
 from .sentences import Sentence, split_sentences
+
+if TYPE_CHECKING:
+    from .models.encoder import Encoded
 
 
 def pooled_sentence_embeddings(encoded: Encoded, sentences: Sequence[Sentence]) -> np.ndarray:

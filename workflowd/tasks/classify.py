@@ -21,15 +21,15 @@ from ..errors import DataError, ModelError
 from ..hookspecs import hookimpl
 from ..models.in_use import ModelInUse
 from ..pipeline.step import EMBEDDING, Document, Step, StepContext, StepResult
-from ..training.classify import METHODS, ClassifyParams, Continue, train_classifier
 from ..training.data import LabelledTexts, load_labelled_jsonl
 from ..training.metrics import classification_metrics
 from ..training.retrain import Candidate, Example, TaskRetrainer, sample
 from .base import Task, Trained, TrainOptions
-from .corrections import LabelCorrection
+from .corrections import LabelCorrection, fold_label
 
 if TYPE_CHECKING:
     from ..store import Store
+    from ..training.classify import ClassifyParams
     from ..training.common import Progress
 
 log = logging.getLogger("workflowd.tasks")
@@ -163,6 +163,8 @@ class ClassifyTask(Task):
         )
 
     def params(self, options: TrainOptions | None) -> ClassifyParams:
+        from ..training.classify import METHODS, ClassifyParams
+
         o = options or TrainOptions(data=[])
         given = {k: getattr(o, k) for k in ("epochs", "lr", "batch_size", "weight_decay", "dropout", "val_share",
                                             "seed") if getattr(o, k) is not None}
@@ -174,6 +176,8 @@ class ClassifyTask(Task):
         if len(options.data) != 1:
             raise DataError("classify trains on one data file")
         data = load_labelled_jsonl(options.data[0])
+        from ..training.classify import train_classifier
+
         params = self.params(options)
         registry = self.models.registry()
         unlabeled = None
@@ -259,10 +263,6 @@ def save_outcome(outcome: Any, folder: Path, encoder: Any, meta: dict[str, Any])
         encoder.tokenizer.save_pretrained(str(folder / "encoder"))
 
 
-def _fold(label: str) -> str:
-    return " ".join(label.split()).casefold()
-
-
 class ClassifyRetrainer(TaskRetrainer):
     """Retraining ``classify`` from corrections: the classifier in use goes on learning (its head's
     rows, where it has one) with every label it knew, the described ones and the new ones; only
@@ -273,6 +273,8 @@ class ClassifyRetrainer(TaskRetrainer):
     score_name = "accuracy"
 
     def __init__(self, *args: Any, **kw: Any):
+        from ..training.classify import ClassifyParams
+
         super().__init__(*args, **kw)
         self.params = self.params or ClassifyParams()
         self.cross_validate = self.params.method == "head"
@@ -289,8 +291,8 @@ class ClassifyRetrainer(TaskRetrainer):
         known = [*self.step.labels, *((current.meta.get("labels") or []) if current else [])]
         canonical = {}
         for label in known + [e.value["label"] for e in examples]:
-            canonical.setdefault(_fold(label), " ".join(label.split()))
-        return [Example(e.key, e.text, {**e.value, "label": canonical[_fold(e.value["label"])]}, e.created_at)
+            canonical.setdefault(fold_label(label), " ".join(label.split()))
+        return [Example(e.key, e.text, {**e.value, "label": canonical[fold_label(e.value["label"])]}, e.created_at)
                 for e in examples]
 
     def current(self) -> tuple[Any, str]:
@@ -308,6 +310,8 @@ class ClassifyRetrainer(TaskRetrainer):
         return texts, labels, len(texts)
 
     def train(self, train: list[Example], current: Any, progress: Progress | None = None) -> Candidate:
+        from ..training.classify import Continue, train_classifier
+
         texts, labels = [e.text for e in train], [e.value["label"] for e in train]
         r_texts, r_labels, replayed = self._replay()
         descriptions = self.step.labels
@@ -360,7 +364,7 @@ class ClassifyRetrainer(TaskRetrainer):
         for p, e in zip(probs, examples, strict=True):
             best = int(p.argmax())
             label = model.labels[best] if not e.value.get("confident") or p[best] >= self.step.threshold else None
-            out.append(float(label is not None and _fold(label) == _fold(e.value["label"])))
+            out.append(float(label is not None and fold_label(label) == fold_label(e.value["label"])))
         return out
 
     def _text(self, key: str) -> str:
@@ -374,9 +378,9 @@ class ClassifyRetrainer(TaskRetrainer):
             return []
         named = set()
         for row in self.store.corrections.in_force(self.task):
-            named.add(_fold(str(row["value"].get("label", ""))))
+            named.add(fold_label(str(row["value"].get("label", ""))))
             previous = row["previous"] or {}
-            named.add(_fold(str(previous.get("label") or previous.get("best_guess") or "")))
+            named.add(fold_label(str(previous.get("label") or previous.get("best_guess") or "")))
         ids, X = self.store.embeddings.uncorrected(self.task, self.settings.model.base, limit=KEPT_DOCUMENTS)
         if not ids:
             return []
@@ -385,14 +389,14 @@ class ClassifyRetrainer(TaskRetrainer):
         for doc_id, x, p in zip(ids, X, probs, strict=True):
             best = int(p.argmax())
             label = current.labels[best]
-            if p[best] >= self.step.threshold and _fold(label) not in named:
+            if p[best] >= self.step.threshold and fold_label(label) not in named:
                 out.append(Example(f"doc:{doc_id}", "", {"label": label, "confident": True}, features=x))
         return out
 
     def refuse(self, candidate: Any, current: Any) -> str | None:
         """A candidate must know every label the model in use knows and every described one."""
-        have = {_fold(label) for label in candidate.labels}
-        missing = [label for label in dict.fromkeys([*current.labels, *self.step.labels]) if _fold(label) not in have]
+        have = {fold_label(label) for label in candidate.labels}
+        missing = [label for label in dict.fromkeys([*current.labels, *self.step.labels]) if fold_label(label) not in have]
         if missing:
             return (f"it drops label(s) {', '.join(missing)}: a retrained classifier must know every label "
                     f"the model in use knows and every described one")

@@ -47,7 +47,8 @@ class CorrectionSchema:
         return isinstance(value, dict)
 
 
-def _fold(label: str) -> str:
+def fold_label(label: str) -> str:
+    """What labels are compared by: case and spacing do not count."""
     return " ".join(label.split()).casefold()
 
 
@@ -67,12 +68,12 @@ class LabelCorrection(CorrectionSchema):
             raise CorrectionError("the label is empty")
         if self.labels:
             found = self.aliases(label) if self.aliases else None
-            found = found or next((k for k in self.labels if _fold(k) == _fold(label)), None)
+            found = found or next((k for k in self.labels if fold_label(k) == fold_label(label)), None)
             if found is None:
                 choices = ", ".join(self.labels[:-1]) + f" or {self.labels[-1]}"
                 raise CorrectionError(f"label {label!r}: use {choices}")
             return found
-        return next((k for k in known if _fold(k) == _fold(label)), label)
+        return next((k for k in known if fold_label(k) == fold_label(label)), label)
 
     def value(self, text: str, given: CorrectionInput, known: Sequence[str] = ()) -> dict[str, Any]:
         if given.label is None:
@@ -103,7 +104,7 @@ class LabelCorrection(CorrectionSchema):
         first = top + [x for x in wanted if x not in top]
         out = first + [x for x in pool if x not in first]
         seen: set[str] = set()  # one entry per label, whatever its case
-        return [x for x in out if not (_fold(x) in seen or seen.add(_fold(x)))]
+        return [x for x in out if not (fold_label(x) in seen or seen.add(fold_label(x)))]
 
     def check(self, value: Any) -> bool:
         return isinstance(value, dict) and isinstance(value.get("label"), str) and bool(value["label"].strip())

@@ -33,13 +33,13 @@ from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES as LEARNED_TYPES
 from ..ner.conll import read_conll
 from ..pipeline.step import Document, Step, StepContext, StepResult
-from ..training.entities import EntityParams, evaluate_docs, prepare, prepare_spans, train_prepared, train_tagger
 from ..training.retrain import Candidate, Example, TaskRetrainer, repeats, sample
 from .base import Task, Trained, TrainOptions
 from .corrections import SpansCorrection
 
 if TYPE_CHECKING:
     from ..training.common import Progress
+    from ..training.entities import EntityParams
 
 log = logging.getLogger("workflowd.tasks")
 SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "entities"
@@ -181,6 +181,8 @@ class EntitiesTask(Task):
         """The tagger from a CoNLL file; ``--valid`` (else every 10th document) chooses the epoch."""
         if len(options.data) != 1:
             raise DataError("entities trains on one CoNLL file (--valid FILE chooses the epoch)")
+        from ..training.entities import EntityParams, train_tagger
+
         docs = read_conll(options.data[0])
         if options.valid is not None:
             train, valid = docs, read_conll(options.valid)
@@ -212,12 +214,16 @@ class EntitiesTask(Task):
     def retrain_params(self, options: TrainOptions | None) -> EntityParams:
         """Going on from a trained tagger: a lower learning rate, two epochs, no validation split,
         and the weights held close to where they start (L2-SP)."""
+        from ..training.entities import EntityParams
+
         params = EntityParams(epochs=2, lr=3e-4, head_lr=3e-4, warmup_share=0.1, anchor=ANCHOR)
         return options.apply(params) if options else params
 
     def evaluate(self, path: Path, *, version: str | None = None, sentences: int | None = None) -> dict[str, Any]:
         """Entity-level precision, recall and F1 (seqeval, exact spans) of the learned types, overall
         and per type, on a CoNLL file read document by document as the step reads a document."""
+        from ..training.entities import evaluate_docs, prepare
+
         docs = read_conll(path)
         tagger = self.resolve(version)
         metrics = evaluate_docs(tagger, prepare(self.models.encoder, docs, tagger.tags))
@@ -262,6 +268,8 @@ class EntitiesRetrainer(TaskRetrainer):
         return tagger, tagger.version or "shipped"
 
     def _replay(self, current: Any, tags: list[str]) -> tuple[list[Any], dict[str, Any]]:
+        from ..training.entities import prepare, prepare_spans
+
         conf = self.settings.training
         files = conf.replay_data.get(self.task, [])
         if files:
@@ -282,6 +290,8 @@ class EntitiesRetrainer(TaskRetrainer):
         return prepared, {"pseudo_labels": len(texts)}
 
     def train(self, train: list[Example], current: Any, progress: Progress | None = None) -> Candidate:
+        from ..training.entities import prepare_spans, train_prepared
+
         tags = tag_names(LEARNED_TYPES)
         examples = prepare_spans(self.encoder, [(e.text, learned_spans(e.value)) for e in train], tags)
         replay, replay_meta = self._replay(current, tags)

@@ -26,12 +26,12 @@ from ..readable import readable_sentences
 from ..sentences import split_sentences
 from ..sentiment import LABELS, SentimentData, load_sentiment_file, normalise_label
 from ..training.retrain import Candidate, Example, TaskRetrainer, repeats, sample
-from ..training.sentiment import SentimentParams, sentiment_metrics, train_sentiment
 from .base import Task, Trained, TrainOptions
 from .corrections import LabelCorrection
 
 if TYPE_CHECKING:
     from ..training.common import Progress
+    from ..training.sentiment import SentimentParams
 
 log = logging.getLogger("workflowd.tasks")
 SHIPPED = Path(__file__).resolve().parent.parent / "artifacts" / "sentiment"
@@ -112,6 +112,8 @@ class SentimentTask(Task):
 
     def train(self, options: TrainOptions, progress: Progress | None = None) -> Trained:
         """The model from one or more labelled files (JSONL or TSV), trained together."""
+        from ..training.sentiment import SentimentParams, train_sentiment
+
         paths = options.data
         sources = [load_sentiment_file(p) for p in paths]
         params = options.apply(SentimentParams())
@@ -136,12 +138,16 @@ class SentimentTask(Task):
     def retrain_params(self, options: TrainOptions | None) -> SentimentParams:
         """Going on from a trained model: a lower learning rate, two epochs, no validation split
         (the held-out corrections judge the result), the weights held close to where they start."""
+        from ..training.sentiment import SentimentParams
+
         params = SentimentParams(epochs=2, lr=3e-4, head_lr=1e-3, val_share=0.0, warmup_share=0.1, anchor=ANCHOR)
         return options.apply(params) if options else params
 
     def evaluate(self, path: Path, *, version: str | None = None, sentences: int | None = None) -> dict[str, Any]:
         """Accuracy and macro-F1 of the document labels the step gives; on a file with no neutral
         example (SST-2), only negative against positive is compared."""
+        from ..training.sentiment import sentiment_metrics
+
         data = load_sentiment_file(path)
         model = self.resolve(version)
         return {"task": self.name, "n": len(data), "model_version": model.version,
@@ -202,6 +208,8 @@ class SentimentRetrainer(TaskRetrainer):
             "corrections",
             three_way=True,
         )
+        from ..training.sentiment import train_sentiment
+
         init = self.current_folder(SHIPPED)
         outcome = train_sentiment(self.encoder, [corrections, *replay], self.params, progress, init=init)
 

@@ -31,7 +31,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -40,8 +40,10 @@ from ..errors import ModelError
 from ..models.provider import ModelProvider
 from ..models.registry import ModelVersion
 from ..store import Store
-from .common import Progress
 from .gate import Comparison, compare
+
+if TYPE_CHECKING:
+    from .common import Progress
 
 HOLDOUT_SHARE = 0.2
 FOLDS = 5

@@ -6,11 +6,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..models.encoder import Encoder
 from ..sentences import Sentence, split_sentences
 from ..summary import (
     SalienceHead,
@@ -22,6 +21,9 @@ from ..summary import (
 )
 from ..datafiles import read_jsonl
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from ..models.encoder import Encoder
 
 
 @dataclass
