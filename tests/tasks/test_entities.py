@@ -47,3 +47,18 @@ def test_types_and_region_are_settings() -> None:
         EntitiesSettings(types=["DATES"])
     with pytest.raises(ValidationError, match="unknown phone region"):
         EntitiesSettings(phone_region="XX")
+
+
+def test_show_reads_names_by_type_once_with_whitespace_folded() -> None:
+    from workflowd.config import Settings
+    from workflowd.models.provider import ModelProvider
+    from workflowd.tasks.entities import SHOWN_PER_TYPE, EntitiesTask
+
+    task = EntitiesTask(Settings(), ModelProvider(Settings()))
+    ents = [{"type": "ORG", "text": "Acme\n   Corp"}, {"type": "ORG", "text": "Acme Corp"},
+            {"type": "DATE", "text": "1 March 2027", "value": "2027-03-01"}]
+    ents += [{"type": "PER", "text": f"Person {i}"} for i in range(SHOWN_PER_TYPE + 3)]
+    lines = task.describe({"entities": ents})
+    assert lines[0] == "ORG: Acme Corp" and lines[1] == "DATE: 2027-03-01"
+    assert lines[2].endswith("Person 9 (and 3 more)")
+    assert task.describe({"entities": []}) == ["none found"]

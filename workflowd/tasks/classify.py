@@ -10,6 +10,7 @@ the labels without corrections keep their weights (workflowd/training/classify.p
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,6 +300,13 @@ class ClassifyRetrainer(TaskRetrainer):
         clf = ClassifyTask(self.settings, self.provider, self.step).resolve()
         return clf, clf.model_version
 
+    @functools.cached_property
+    def _unlabeled(self) -> np.ndarray:
+        """The stored documents' embeddings, self-training's unlabelled data (read once: every
+        fold of the cross-validation trains on them)."""
+        return self.store.embeddings.matrix(self.settings.model.base, limit=MAX_UNLABELED)[1]
+
+    @functools.cache  # noqa: B019 - one retrainer, one retrain: the files are read once
     def _replay(self) -> tuple[list[str], list[str], int]:
         texts: list[str] = []
         labels: list[str] = []
@@ -328,7 +336,7 @@ class ClassifyRetrainer(TaskRetrainer):
         unlabeled = None
         embeddings = None
         if p.method == "head":
-            _ids, unlabeled = self.store.embeddings.matrix(self.settings.model.base, limit=MAX_UNLABELED)
+            unlabeled = self._unlabeled
             embeddings = self._embed(train + [Example(f"replay:{i}", t, {}) for i, t in enumerate(r_texts)])
         data = LabelledTexts(texts + r_texts, labels + r_labels, "corrections")
         outcome = train_classifier(self.encoder, data, p, descriptions, progress, unlabeled, go_on, embeddings)

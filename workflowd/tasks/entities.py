@@ -48,6 +48,7 @@ ALL_TYPES = (*LEARNED_TYPES, *PATTERN_TYPES)
 PSEUDO_DOCUMENTS_SHARE = 8  # pseudo-labelled documents: replay // this many (they are long)
 PSEUDO_MAX_CHARS = 2000
 MIN_PER_EPOCH = 64  # corrected documents shown per epoch, repeated when fewer
+SHOWN_PER_TYPE = 10  # names of a type `workflowd show` lists (`show --json` has them all)
 ANCHOR = 0.3  # L2-SP strength; benchmarks/forgetting_tasks.py measured 0, 0.1, 0.3, 1 and 10
 
 
@@ -236,16 +237,21 @@ class EntitiesTask(Task):
         }
 
     def describe(self, data: dict[str, Any], confidence: float | None = None) -> list[str]:
-        """Entities grouped by type: ``PER: Anna Schmidt; ORG: Acme Corp``."""
+        """Entities grouped by type, each once, whitespace folded: ``PER: Anna Schmidt; Tom``."""
         by_type: dict[str, list[str]] = {}
         for e in data.get("entities") or []:
             shown = e.get("value") if isinstance(e.get("value"), str) else e.get("text", "")
+            shown = " ".join(str(shown).split())
             names = by_type.setdefault(e.get("type", "?"), [])
-            if shown not in names:
+            if shown and shown not in names:
                 names.append(shown)
         if not by_type:
             return ["none found"]
-        return [f"{t}: {'; '.join(names)}" for t, names in by_type.items()]
+        return [
+            f"{t}: {'; '.join(names[:SHOWN_PER_TYPE])}"
+            + (f" (and {len(names) - SHOWN_PER_TYPE} more)" if len(names) > SHOWN_PER_TYPE else "")
+            for t, names in by_type.items()
+        ]
 
 
 def learned_spans(value: dict[str, Any]) -> list[Span]:
