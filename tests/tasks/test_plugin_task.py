@@ -38,6 +38,7 @@ def test_a_plugin_task_is_corrected_trained_retrained_and_evaluated(wf_env: Env,
     steps = env.json("steps")
     [task] = [t for t in steps["tasks"] if t["name"] == "urgency"]
     assert task["from"].startswith("file:") and task["correction"] == "label"
+    assert task["builtin_model"] == "cue words" and "JSONL" in task["data"]
     assert task["trains_from_files"] and task["retrains_from_corrections"] and task["evaluates"]
 
     folder = tmp_path / "docs"
@@ -66,6 +67,8 @@ def test_a_plugin_task_is_corrected_trained_retrained_and_evaluated(wf_env: Env,
     assert trained["version"] == "v1" and trained["status"] == "promoted"
     result = env.json("eval", "--task", "urgency", "--data", str(data))
     assert result["model_version"] == "v1" and result["metrics"]["accuracy"] == 1.0
+    builtin = env.json("eval", "--task", "urgency", "--data", str(data), "--version", "cue words")
+    assert builtin["model_version"] == "cue words"  # the built-in model by its own name
 
     for name in ("3.txt", "4.txt", "5.txt", "6.txt", "7.txt"):  # six documents corrected at least
         label = "urgent" if name == "3.txt" else "normal"

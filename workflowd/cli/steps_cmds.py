@@ -46,6 +46,8 @@ def cmd_steps(args: argparse.Namespace) -> int:
                 "description": tasks.get(name).description,
                 "from": tasks.origin(name),
                 "correction": tasks.get(name).correction.kind,
+                "builtin_model": tasks.get(name).builtin_name,
+                "data": tasks.get(name).data_help,
                 "trains_from_files": _overrides(tasks.get(name), "train"),
                 "retrains_from_corrections": tasks.get(name).retrainer is not None,
                 "evaluates": _overrides(tasks.get(name), "evaluate"),
@@ -67,7 +69,9 @@ def cmd_steps(args: argparse.Namespace) -> int:
         can = [w for w, ok in (("train", t["trains_from_files"]), ("retrain", t["retrains_from_corrections"]),
                                ("eval", t["evaluates"])) if ok]
         console.print(f"  {t['name']:<12} from {t['from']}; corrections: {t['correction']}; "
-                      f"{', '.join(can) or 'corrections only'}", markup=False)
+                      f"{', '.join(can) or 'corrections only'}; until trained: {t['builtin_model']}", markup=False)
+        if t["data"] and t["trains_from_files"]:
+            console.print(f"  {'':<12} train/eval files: {t['data']}", markup=False)
     return 0
 
 

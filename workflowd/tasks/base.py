@@ -142,9 +142,9 @@ class Task:
         return version, "promoted" if version.status == "promoted" else "registered, not promoted"
 
     def resolve(self, version: str | None = None) -> Any:
-        """A registered version, the built-in model (``--version zero-shot|shipped``), else the
-        one in use; loaded for the caller and not kept."""
-        return self.model().resolve(self.models, version)
+        """A registered version, the built-in model (``--version builtin``, or its own name:
+        zero-shot, shipped...), else the one in use; loaded for the caller and not kept."""
+        return self.model().resolve(self.models, "builtin" if version == self.builtin_name else version)
 
     # -- learning -------------------------------------------------------------------------
 
