@@ -31,7 +31,15 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from . import paths
+from .alerts.settings import (
+    NOTIFIER_MODELS,
+    DeliverySettings,
+    NotifierSettings,
+    SurgeSettings,
+    resolve_notifier_paths,
+)
 from .errors import ConfigError
+from .rules.settings import ACTION_MODELS, RuleSettings
 
 ENV_PREFIX = "WORKFLOWD_"
 CONFIG_ENV = "WORKFLOWD_CONFIG"
@@ -310,6 +318,10 @@ class Settings(BaseSettings):
     sources: list[SourceSettings] = Field(default_factory=_default_sources)
     pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rules: list[RuleSettings] = Field(default_factory=list)
+    surges: list[SurgeSettings] = Field(default_factory=list)
+    notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -357,6 +369,7 @@ class Settings(BaseSettings):
             self.plugins_dir = paths.expand(self.plugins_dir, base)
         for source in self.sources:
             source.resolve(base)
+        resolve_notifier_paths(self.notifiers, base)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -371,6 +384,24 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"sources[{i}].pipeline: unknown pipeline {source.pipeline!r}; defined pipelines: {known}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _outputs_name_known_things(self) -> Settings:
+        for kind, items in (("rules", self.rules), ("surges", self.surges)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.name in seen:
+                    raise ValueError(f"{kind}[{i}].name: {item.name!r} is used twice; each needs its own name")
+                seen.add(item.name)
+        known = ", ".join(sorted(self.notifiers)) or "none (add a [notifiers.NAME] table)"
+        wanted = [(f"rules[{i}].actions[{j}].to", a.to) for i, r in enumerate(self.rules)
+                  for j, a in enumerate(r.actions) if a.type == "notify"]
+        wanted += [(f"surges[{i}].notify", s.notify) for i, s in enumerate(self.surges)]
+        for where, names in wanted:
+            for name in names:
+                if name not in self.notifiers:
+                    raise ValueError(f"{where}: unknown notifier {name!r}; defined notifiers: {known}")
         return self
 
     @field_validator("pipelines", mode="after")
@@ -460,6 +491,10 @@ def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """The location without the union tag pydantic puts after ``sources[i]``."""
     if len(loc) > 2 and loc[0] == "sources" and isinstance(loc[1], int) and loc[2] in SOURCE_MODELS:
         return loc[:2] + loc[3:]
+    if len(loc) > 4 and loc[0] == "rules" and loc[2] == "actions" and loc[4] in ACTION_MODELS:
+        return loc[:4] + loc[5:]
+    if len(loc) > 2 and loc[0] == "notifiers" and loc[2] in NOTIFIER_MODELS:
+        return loc[:2] + loc[3:]
     return loc
 
 
@@ -485,8 +520,9 @@ def _message(error: Any, root: type[BaseModel]) -> str:
 def _suggest(key: str, parent: tuple[Any, ...], root: type[BaseModel]) -> str:
     model: Any = root
     for part in parent:
-        if isinstance(part, str) and part in SOURCE_MODELS:
-            model = SOURCE_MODELS[part]  # the tag of the source's type
+        tagged = {**SOURCE_MODELS, **ACTION_MODELS, **NOTIFIER_MODELS}
+        if isinstance(part, str) and part in tagged:
+            model = tagged[part]  # the tag of a source's, an action's or a notifier's type
             continue
         if isinstance(part, int) or model is None:
             continue

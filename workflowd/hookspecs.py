@@ -26,5 +26,6 @@ def register_extractors() -> list[Any]:  # type: ignore[empty-body]
 
 
 @hookspec
-def document_processed(document: Any, results: dict[str, Any], store: Any) -> None:
-    """Called in the processing process after a document and its step results are stored (committed)."""
+def document_processed(document: Any, results: dict[str, Any], store: Any, settings: Any) -> None:
+    """Called in the processing process after a document and its step results are stored (committed);
+    an implementation may take any subset of the arguments. Built-ins: rules, then surges."""

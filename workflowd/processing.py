@@ -129,8 +129,13 @@ class Processor:
         impls = plugins.hook.document_processed.get_hookimpls()
         if not impls:
             return
-        given = {"document": view, "results": self.store.results.for_document(view.id), "store": self.store}
-        for impl in impls:
+        given = {
+            "document": view,
+            "results": self.store.results.for_document(view.id),
+            "store": self.store,
+            "settings": self.settings,
+        }
+        for impl in reversed(impls):  # pluggy's own order: tryfirst first, then the last registered
             try:
                 impl.function(**{name: given[name] for name in impl.argnames})
             except Exception:

@@ -244,6 +244,66 @@ def _m006_raw_paths(db: Database) -> None:
     )
 
 
+def _m007_actions(db: Database) -> None:
+    """The output side: tags, the rules each document went through, alerts with their reason and
+    documents, and the outbox their deliveries wait in (written with the alert, retried until done)."""
+    db.execute(
+        """CREATE TABLE document_tags (
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            tag TEXT NOT NULL,
+            origin TEXT,                      -- "rule:NAME", "cli", ...
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (document_id, tag)
+        )"""
+    )
+    db.execute("CREATE INDEX idx_document_tags_tag ON document_tags (tag)")
+    db.execute(
+        """CREATE TABLE rule_runs (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            rule TEXT NOT NULL,
+            status TEXT NOT NULL,             -- applied | failed | skipped
+            detail TEXT,                      -- JSON: what each action did, or why it failed
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX idx_rule_runs_document_rule ON rule_runs (document_id, rule)")
+    for column, kind in (("kind", "TEXT"), ("name", "TEXT"), ("reason", "TEXT"), ("scope", "TEXT"),
+                         ("documents", "TEXT")):  # kind: rule | surge; documents: JSON list of ids
+        db.execute(f"ALTER TABLE alerts ADD COLUMN {column} {kind}")
+    db.execute("CREATE INDEX idx_alerts_created ON alerts (created_at)")
+    db.execute("CREATE INDEX idx_alerts_kind_name_scope ON alerts (kind, name, scope, created_at)")
+    db.execute(
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            notifier TEXT NOT NULL,
+            message_id TEXT NOT NULL,         -- webhook-id: the same on every try
+            body TEXT NOT NULL,               -- JSON, fixed when the alert is made
+            status TEXT NOT NULL,             -- pending | delivered | dead
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,    -- unix time
+            lease_until REAL,                 -- a sender holds it until then
+            last_status INTEGER,              -- the last HTTP status, if any
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT
+        )"""
+    )
+    db.execute("CREATE UNIQUE INDEX idx_outbox_message_id ON outbox (message_id)")
+    db.execute("CREATE INDEX idx_outbox_due ON outbox (status, next_attempt_at)")
+    db.execute("CREATE INDEX idx_outbox_alert ON outbox (alert_id)")
+    db.execute(
+        """CREATE TABLE disabled_endpoints (
+            notifier TEXT NOT NULL,
+            url TEXT NOT NULL,                -- a changed URL is a new endpoint
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (notifier, url)
+        )"""
+    )
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial,
     _m002_embeddings,
@@ -251,6 +311,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m004_corrections,
     _m005_repredict_jobs,
     _m006_raw_paths,
+    _m007_actions,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
