@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .alerts import Alerts
 from .corrections import Corrections
 from .db import StoreDB, now_iso
 from .documents import Documents, FoundFile
@@ -29,3 +30,4 @@ class Store(StoreDB):
         self.mail = Mail(self)
         self.corrections = Corrections(self)
         self.model_versions = ModelVersions(self)
+        self.alerts = Alerts(self)
