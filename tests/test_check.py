@@ -96,3 +96,41 @@ def test_a_data_dir_that_cannot_be_used_is_reported_by_check_and_start(wf_env: E
     proc = env.run("start", check=False, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr == f"workflowd: cannot use the data dir {data_dir}: Not a directory\n"
+
+
+def test_rules_and_notifiers_are_checked(wf_env: Env, tmp_path: Path) -> None:
+    """A rule reading a step no pipeline runs, an unwritable target and an unset secret are each named."""
+    env = wf_env
+    env.env.pop("NO_SUCH_SECRET_VAR", None)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env.write_config(base_config(env.data_dir, env.inbox, f"""
+[pipelines.default]
+steps = ["classify"]
+[[rules]]
+name = "sad"
+when = {{ sentiment = "negative" }}
+actions = [{{ type = "notify", to = ["hook"] }}]
+[[rules]]
+name = "file"
+actions = [{{ type = "copy", to = "{blocker}/sub/{{{{ name }}}}" }}]
+[[rules]]
+name = "fine"
+when = {{ label = "invoice" }}
+actions = [{{ type = "move", to = "{tmp_path}/filed/{{{{ label }}}}/{{{{ name }}}}" }}, {{ type = "tag", tags = "x" }}]
+[notifiers.hook]
+type = "webhook"
+url = "http://127.0.0.1:9/hook"
+secret_env = "NO_SUCH_SECRET_VAR"
+[notifiers.phone]
+type = "ntfy"
+url = "http://127.0.0.1:9/topic"
+"""))
+    proc = env.run("check", check=False)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAIL rules[0] (sad): its conditions read the sentiment step(s), which no pipeline runs: it never matches" in lines
+    assert any(line.startswith("FAIL rules[1] (file): copy target folder") for line in lines)
+    assert "ok   rules[2] (fine): move, tag" in lines
+    assert "FAIL notifiers.hook: notifier hook: environment variable NO_SUCH_SECRET_VAR is not set" in lines
+    assert "ok   notifiers.phone: ntfy http://127.0.0.1:9/topic" in lines

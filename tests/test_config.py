@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+
+from workflowd.alerts.settings import NOTIFIER_MODELS, SurgeSettings
+from workflowd.rules.settings import ACTION_MODELS, RuleSettings, When
 from pathlib import Path
 
 import pytest
@@ -34,11 +37,11 @@ def _documented_keys(text: str) -> set[str]:
         m = re.match(r"^\s*(?:#\s*)?\[\[?([\w.]+)\]\]?\s*$", line)
         if m:
             table = m.group(1)
-            if table.startswith("sources"):
-                table = "sources"
+            if table.startswith(("sources", "notifiers.")):
+                table = table.split(".")[0]
             keys.add(table)
             continue
-        m = re.match(r"^\s*(?:#\s*)?([A-Za-z_]\w*)\s*=", line)
+        m = re.match(r"^\s*(?:#\s*)*([A-Za-z_]\w*)\s*=", line)
         if m:
             keys.add(f"{table}.{m.group(1)}" if table else m.group(1))
     return keys
@@ -63,6 +66,20 @@ def test_example_config_documents_every_key() -> None:
     missing = sorted(expected - documented)
     assert not missing, f"keys missing from config.example.toml: {missing}"
     assert "pipelines.default.steps" in documented
+
+
+def test_example_config_documents_rules_surges_and_notifiers() -> None:
+    """Every key of a rule, its conditions and actions, a surge and each notifier type is shown."""
+    documented = _documented_keys(EXAMPLE.read_text())
+    text = EXAMPLE.read_text()
+    expected = {f"rules.{k}" for k in RuleSettings.model_fields} | {f"rules.{k}" for k in When.model_fields}
+    expected |= {f"surges.{k}" for k in SurgeSettings.model_fields}
+    expected |= {f"notifiers.{k}" for m in NOTIFIER_MODELS.values() for k in m.model_fields}
+    missing = sorted(expected - documented)
+    assert not missing, f"keys missing from config.example.toml: {missing}"
+    for name, model in ACTION_MODELS.items():
+        for key in model.model_fields:
+            assert re.search(rf"\b{key} = ", text), f"action {name}'s key {key} is not shown in config.example.toml"
 
 
 def test_empty_file_and_one_table_are_valid(tmp_path: Path) -> None:

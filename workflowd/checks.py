@@ -8,15 +8,18 @@ variable, a model not found) exit with 1.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .alerts.settings import NotifierSettings, NtfyNotifier, WebhookNotifier
 from .config import FolderSourceSettings, ImapSourceSettings, MaildirSourceSettings, Settings, load_config
 from .errors import ConfigError, ModelError, PluginError, WorkflowdError
 from .plugins import check_trusted
 from .privacy import loose_permissions
+from .rules.settings import root_of
 from .runtime import build_pipelines, check_base_model, needs_base_model, step_registry
 
 
@@ -42,6 +45,9 @@ def run_checks(config_arg: str | None) -> list[Finding]:
     for i, source in enumerate(settings.sources):
         findings.append(_source(f"sources[{i}]", source))
     findings += list(_training_files(settings))
+    findings += list(_rules(settings))
+    for name, notifier in settings.notifiers.items():
+        findings.append(_notifier(name, notifier))
     findings.append(_data_dir(settings.data_dir))
     return findings
 
@@ -56,6 +62,57 @@ def _training_files(settings: Settings) -> Iterator[Finding]:
                 yield Finding(f"training.{key}.{task}", False, f"not a file: {', '.join(missing)}")
             else:
                 yield Finding(f"training.{key}.{task}", True, f"{len(files)} file(s)")
+
+
+# The step whose result a rule condition reads.
+_CONDITION_STEPS = {
+    "label": "classify", "labelled": "classify", "min_confidence": "classify", "entity": "entities",
+    "sentiment": "sentiment", "min_sentiment_score": "sentiment", "max_sentiment_score": "sentiment",
+}
+
+
+def _rules(settings: Settings) -> Iterator[Finding]:
+    """A rule whose condition reads a step no pipeline runs never matches; a move/copy root must be usable."""
+    steps = {s for p in settings.pipelines.values() for s in p.steps}
+    for i, rule in enumerate(settings.rules):
+        key = f"rules[{i}] ({rule.name})"
+        unmet = sorted({step for cond, step in _CONDITION_STEPS.items()
+                        if getattr(rule.when, cond) is not None and step not in steps})
+        if unmet:
+            yield Finding(key, False, f"its conditions read the {', '.join(unmet)} step(s), which no pipeline runs: "
+                          "it never matches")
+            continue
+        problems = []
+        for action in rule.actions:
+            if action.type in ("move", "copy"):
+                root = Path(root_of(action.to)).expanduser()
+                there = next((p for p in (root, *root.parents) if p.exists()), None)
+                if there is None or not there.is_dir() or not os.access(there, os.W_OK | os.X_OK):
+                    problems.append(f"{action.type} target folder {root} cannot be created or written")
+        if problems:
+            yield Finding(key, False, "; ".join(problems))
+        else:
+            what = ", ".join(a.type for a in rule.actions)
+            yield Finding(key, True, f"{what}{'' if rule.enabled else ' (disabled)'}")
+
+
+def _notifier(name: str, notifier: NotifierSettings) -> Finding:
+    key = f"notifiers.{name}"
+    try:
+        if isinstance(notifier, WebhookNotifier):
+            signed = "signed" if notifier.secret(name) else "unsigned (no secret_env or secret_file)"
+            return Finding(key, True, f"webhook {notifier.url}, {signed}")
+        if isinstance(notifier, NtfyNotifier):
+            token = notifier.token(name)
+            return Finding(key, True, f"ntfy {notifier.url}{', with a token' if token else ''}")
+        if importlib.util.find_spec("apprise") is None:
+            return Finding(key, False, "apprise is not installed: pip install 'workflowd[apprise]'")
+        urls = notifier.all_urls(name)
+        if not urls:
+            return Finding(key, False, "no Apprise URL (urls, urls_env, urls_file are empty)")
+        return Finding(key, True, f"apprise, {len(urls)} URL(s)")
+    except ConfigError as exc:
+        return Finding(key, False, str(exc))
 
 
 def _plugins_dir(settings: Settings) -> list[Finding]:
