@@ -237,3 +237,18 @@ def test_plain_imap_elsewhere_needs_allow_plaintext(tmp_path: Path, host: str) -
     # TLS needs no such permission
     path.write_text(imap.replace('security = "none"', 'security = "starttls"'))
     assert load_config(path).sources[0].security == "starttls"
+
+
+def test_readme_rules_example_is_a_valid_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's worked example of rules, surges and notifiers loads as written."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- rules-example -->")[1].split("<!-- /rules-example -->")[0]
+    toml = block.split("```toml")[1].split("```")[0]
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = load_config(config)
+    assert [r.name for r in settings.rules] == ["file-invoices", "unsure"]
+    assert settings.surges[0].scope == "source" and settings.surges[0].only == ["news"]
+    assert set(settings.notifiers) == {"phone", "hook"}
+    assert settings.sources[1].name == "news"
