@@ -146,9 +146,10 @@ def _put(src: Path, dest: Path, *, sha256: str, keep: bool, replace: bool, renum
                 os.rename(src, dest)
                 _sync_dir(dest.parent)
                 return dest
-            placed = _claim(dest, renumber, lambda d: os.link(src, d, follow_symlinks=False),
-                            lambda d: os.rename(src, d))
-            os.unlink(src)
+            placed, linked = _claim(dest, renumber, lambda d: os.link(src, d, follow_symlinks=False),
+                                    lambda d: os.rename(src, d))
+            if linked:
+                os.unlink(src)
             _sync_dir(dest.parent)
             return placed
         except OSError as exc:
@@ -160,7 +161,7 @@ def _put(src: Path, dest: Path, *, sha256: str, keep: bool, replace: bool, renum
             os.replace(tmp, dest)
             placed = dest
         else:
-            placed = _claim(dest, renumber, lambda d: os.link(tmp, d), lambda d: os.rename(tmp, d))
+            placed, _ = _claim(dest, renumber, lambda d: os.link(tmp, d), lambda d: os.rename(tmp, d))
     finally:
         if tmp.exists():
             os.unlink(tmp)
@@ -170,8 +171,9 @@ def _put(src: Path, dest: Path, *, sha256: str, keep: bool, replace: bool, renum
     return placed
 
 
-def _claim(dest: Path, renumber: bool, link, rename) -> Path:  # noqa: ANN001 - two small callables
-    """Give the file the name ``dest`` (or the next free numbered one), never over an existing file."""
+def _claim(dest: Path, renumber: bool, link, rename) -> tuple[Path, bool]:  # noqa: ANN001 - two callables
+    """Give the file the name ``dest`` (or the next free numbered one), never over an existing file.
+    Returns the name and whether it was linked (the old name is still there) or renamed."""
     for n in range(1, MAX_NUMBER):
         candidate = dest if n == 1 else numbered(dest, n)
         try:
@@ -187,7 +189,8 @@ def _claim(dest: Path, renumber: bool, link, rename) -> Path:  # noqa: ANN001 - 
                 except BaseException:
                     os.unlink(candidate)
                     raise
-            return candidate
+                return candidate, False
+            return candidate, True
         except FileExistsError:
             if not renumber:
                 raise RuleError(f"{dest} appeared while the file was being put there; nothing was overwritten") \
