@@ -24,8 +24,16 @@ from .helpers import add_document, classified, settings_for, sha
 HOSTILE = ["../../x", "/etc/y", "line\nbreak", "..", ".", "", "a/../../b", "\x1b[31mred", "tab\there", "report"]
 
 
-def _statuses(report) -> dict[str, str]:  # noqa: ANN001
+def _statuses(report) -> dict[str, str]:
     return {r.rule: r.status for r in report.rules}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _files(root: Path) -> list[Path]:
@@ -172,14 +180,15 @@ def test_run_action_argv_exit_code_stderr_and_time_limit(tmp_path: Path, store: 
     src.write_text("content")
     out = tmp_path / "out.txt"
     py = sys.executable
+    write = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+    fail = "import sys; sys.stderr.write('bad thing\\n'); sys.exit(3)"
+    pids = tmp_path / "grandchild.pid"
+    hang = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; "
+            f"time.sleep(30)']); open({str(pids)!r}, 'w').write(str(p.pid)); time.sleep(30)")
     settings = settings_for(tmp_path / "data", [
-        {"name": "ok", "actions": [{"type": "run", "argv": [py, "-c", "import sys; open(sys.argv[1], 'w')"
-                                                            ".write(sys.argv[2])", str(out), "{{ path }}"]}]},
-        {"name": "fails", "actions": [{"type": "run", "argv": [py, "-c", "import sys; sys.stderr.write('bad "
-                                                               "thing\\n'); sys.exit(3)"]}]},
-        {"name": "slow", "actions": [{"type": "run", "timeout": 0.5, "argv": [
-            py, "-c", "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
-                      "'import time; time.sleep(30)']); time.sleep(30)"]}]},
+        {"name": "ok", "actions": [{"type": "run", "argv": [py, "-c", write, str(out), "{{ path }}"]}]},
+        {"name": "fails", "actions": [{"type": "run", "argv": [py, "-c", fail]}]},
+        {"name": "slow", "actions": [{"type": "run", "timeout": 1.0, "argv": [py, "-c", hang]}]},
         {"name": "missing", "actions": [{"type": "run", "argv": ["/nonexistent/program"]}]},
     ])
     doc_id = add_document(store, settings, src)
@@ -191,7 +200,12 @@ def test_run_action_argv_exit_code_stderr_and_time_limit(tmp_path: Path, store: 
     fails = store.rule_runs.for_document(doc_id)["fails"]["detail"]
     assert fails["actions"][0]["detail"]["exit_code"] == 3 and "bad thing" in fails["actions"][0]["detail"]["stderr_tail"]
     assert "exited with 3: bad thing" in fails["error"]
-    assert "killed after 0.5 s" in report.rules[2].error
+    assert "killed after 1 s" in report.rules[2].error
+    grandchild = int(pids.read_text())
+    wait = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert not _alive(grandchild)  # what the program started was killed with it
     assert "cannot run /nonexistent/program" in report.rules[3].error
 
 
@@ -222,7 +236,7 @@ def test_a_mail_or_attachment_is_copied_from_the_blob_store(tmp_path: Path, stor
     parent_file.parent.mkdir()
     parent_file.write_text("the mail")
     parent = add_document(store, settings, parent_file)
-    digest, blob = write_blob(settings.blob_dir, b"attached bytes")
+    _, blob = write_blob(settings.blob_dir, b"attached bytes")
     doc_id = add_document(store, settings, blob, source="folder:/inbox", parent_id=parent)
     report = apply_rules(store, settings, doc_id)
     assert _statuses(report) == {"file": "applied", "rename": "failed"}
@@ -244,3 +258,22 @@ def test_a_document_whose_file_is_gone_fails_its_file_rules_only(tmp_path: Path,
     report = apply_rules(store, settings, doc_id)
     assert _statuses(report) == {"copy": "failed", "tag": "applied"}
     assert "no file left" in report.rules[0].error and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("mode", ["rename_existing", "trash"])
+def test_a_file_moved_aside_takes_its_documents_place_with_it(tmp_path: Path, store: Store, mode: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    settings = settings_for(tmp_path / "data", [
+        {"name": "file", "when": {"name": "new*"},
+         "actions": [{"type": "move", "to": f"{out}/report.txt", "on_conflict": mode}]},
+    ])
+    (out / "report.txt").write_text("the old report")
+    old = add_document(store, settings, out / "report.txt")
+    (tmp_path / "new.txt").write_text("the new report")
+    new = add_document(store, settings, tmp_path / "new.txt")
+    assert _statuses(apply_rules(store, settings, new)) == {"file": "applied"}
+    aside = out / "report (2).txt" if mode == "rename_existing" else settings.data_dir / "trash" / "report.txt"
+    assert aside.read_text() == "the old report" and (out / "report.txt").read_text() == "the new report"
+    assert store.documents.file_paths(old) == [aside] and store.documents.file_paths(new) == [out / "report.txt"]
+    assert store.documents.is_known_file(aside, aside.stat().st_size, aside.stat().st_mtime_ns)

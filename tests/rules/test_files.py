@@ -22,7 +22,7 @@ def _file(path: Path, content: str) -> tuple[Path, str]:
     return path, sha(path)
 
 
-def _place(fn, src: Path, target: Path, digest: str, mode: str, tmp_path: Path):  # noqa: ANN001, ANN202
+def _place(fn, src: Path, target: Path, digest: str, mode: str, tmp_path: Path):
     return fn(src, target, sha256=digest, on_conflict=mode, trash_dir=tmp_path / "data" / "trash")
 
 
@@ -36,7 +36,7 @@ def test_move_to_a_free_name_keeps_the_inode_and_mtime(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fn", [move_file, copy_file])
-def test_rename_new_numbers_the_new_file(tmp_path: Path, fn) -> None:  # noqa: ANN001
+def test_rename_new_numbers_the_new_file(tmp_path: Path, fn) -> None:
     target, old = _file(tmp_path / "out" / "a.txt", "old")
     _file(tmp_path / "out" / "a (2).txt", "older")
     src, digest = _file(tmp_path / "in" / "a.txt", "new")
@@ -46,7 +46,7 @@ def test_rename_new_numbers_the_new_file(tmp_path: Path, fn) -> None:  # noqa: A
 
 
 @pytest.mark.parametrize("fn", [move_file, copy_file])
-def test_skip_leaves_both_files(tmp_path: Path, fn) -> None:  # noqa: ANN001
+def test_skip_leaves_both_files(tmp_path: Path, fn) -> None:
     target, old = _file(tmp_path / "out" / "a.txt", "old")
     src, digest = _file(tmp_path / "in" / "a.txt", "new")
     placed = _place(fn, src, target, digest, "skip", tmp_path)
@@ -54,7 +54,7 @@ def test_skip_leaves_both_files(tmp_path: Path, fn) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("fn", [move_file, copy_file])
-def test_overwrite_replaces_the_file_there(tmp_path: Path, fn) -> None:  # noqa: ANN001
+def test_overwrite_replaces_the_file_there(tmp_path: Path, fn) -> None:
     target, _ = _file(tmp_path / "out" / "a.txt", "old")
     src, digest = _file(tmp_path / "in" / "a.txt", "new")
     placed = _place(fn, src, target, digest, "overwrite", tmp_path)
@@ -63,7 +63,7 @@ def test_overwrite_replaces_the_file_there(tmp_path: Path, fn) -> None:  # noqa:
 
 
 @pytest.mark.parametrize("fn", [move_file, copy_file])
-def test_rename_existing_numbers_the_file_there(tmp_path: Path, fn) -> None:  # noqa: ANN001
+def test_rename_existing_numbers_the_file_there(tmp_path: Path, fn) -> None:
     target, old = _file(tmp_path / "out" / "a.txt", "old")
     src, digest = _file(tmp_path / "in" / "a.txt", "new")
     placed = _place(fn, src, target, digest, "rename_existing", tmp_path)
@@ -126,12 +126,12 @@ def test_move_across_file_systems_copies_verifies_then_deletes(tmp_path: Path) -
         out.rmdir()
 
 
-def test_a_copy_that_does_not_verify_leaves_the_source_and_no_target(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_copy_that_does_not_verify_leaves_the_source_and_no_target(tmp_path: Path, monkeypatch) -> None:
     src, digest = _file(tmp_path / "in" / "a.txt", "content")
 
     real_link = os.link
 
-    def exdev(src, dst, **k):  # noqa: ANN001, ANN003, ANN202 - the source is on "another" file system
+    def exdev(src, dst, **k):
         if Path(src).name.startswith(".workflowd-"):  # the verified copy, beside its target
             return real_link(src, dst, **k)
         raise OSError(errno.EXDEV, "Invalid cross-device link")
@@ -146,8 +146,8 @@ def test_a_copy_that_does_not_verify_leaves_the_source_and_no_target(tmp_path: P
     assert sha(placed.path) == digest and not src.exists()
 
 
-def test_without_hard_links_a_placeholder_reserves_the_name(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    def no_links(*a, **k):  # noqa: ANN002, ANN003, ANN202
+def test_without_hard_links_a_placeholder_reserves_the_name(tmp_path: Path, monkeypatch) -> None:
+    def no_links(*a, **k):
         raise OSError(errno.EPERM, "Operation not permitted")
 
     monkeypatch.setattr(files.os, "link", no_links)
@@ -159,12 +159,12 @@ def test_without_hard_links_a_placeholder_reserves_the_name(tmp_path: Path, monk
     assert copied.kind == "identical" or sha(copied.path) == digest
 
 
-def test_a_file_that_appears_meanwhile_is_not_overwritten(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_file_that_appears_meanwhile_is_not_overwritten(tmp_path: Path, monkeypatch) -> None:
     src, digest = _file(tmp_path / "in" / "a.txt", "new")
     target = tmp_path / "out" / "a.txt"
     real_resolve = files.resolve
 
-    def late(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def late(*a, **k):
         res = real_resolve(*a, **k)
         target.write_text("someone else's")  # appears after the check, before the move
         return res

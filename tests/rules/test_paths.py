@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from workflowd.errors import RuleError
-from workflowd.rules.paths import MAX_NAME_BYTES, check_inside, component, fit_name, numbered, render_name, render_target
+from workflowd.rules.paths import (
+    MAX_NAME_BYTES,
+    check_inside,
+    component,
+    fit_name,
+    numbered,
+    render_name,
+    render_target,
+)
 from workflowd.rules.templates import TemplateProblem
 
 

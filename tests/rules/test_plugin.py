@@ -83,7 +83,7 @@ def test_the_hook_logs_and_never_raises(tmp_path: Path, caplog: pytest.LogCaptur
         store.close()
 
 
-def load_config_with_rule(tmp_path: Path):  # noqa: ANN201
+def load_config_with_rule(tmp_path: Path):
     config = tmp_path / "c.toml"
     config.write_text(f'data_dir = "{tmp_path / "data"}"\n[[rules]]\nname = "t"\n'
                       'actions = [{ type = "tag", tags = ["x"] }]\n')

@@ -21,7 +21,7 @@ def parse_time(value: str | None) -> datetime | None:
     """A store time (``2026-11-28T19:03:12.123Z``) as a local datetime."""
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone()
+    return datetime.fromisoformat(value).astimezone()  # Python 3.11 reads the Z
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def _apply(rule: RuleSettings, subject: Subject, run: Run) -> tuple[RuleReport, 
             reason = _reason(exc)
             detail = exc.detail if isinstance(exc, ActionFailed) else {}
             report.actions.append(ActionReport(action.type, "failed", reason, detail))
-        except Exception as exc:  # noqa: BLE001 - a bug in one action fails its rule, never the worker
+        except Exception as exc:
             log.exception("rule %s, action %d (%s) on document %s", rule.name, i + 1, action.type, subject.doc["id"])
             reason = f"unexpected error: {type(exc).__name__}: {_reason(exc)}"
             report.actions.append(ActionReport(action.type, "failed", reason))
@@ -174,7 +174,7 @@ def _reason(exc: BaseException) -> str:
 def _record(store: Store, doc_id: int, rule: str, status: str, detail: dict[str, Any]) -> None:
     try:
         store.rule_runs.record(doc_id, rule, status, detail)
-    except Exception:  # noqa: BLE001 - the outcome is still logged; the worker goes on
+    except Exception:
         log.exception("cannot record rule %s on document %s as %s", rule, doc_id, status)
 
 

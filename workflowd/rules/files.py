@@ -171,7 +171,7 @@ def _put(src: Path, dest: Path, *, sha256: str, keep: bool, replace: bool, renum
     return placed
 
 
-def _claim(dest: Path, renumber: bool, link, rename) -> tuple[Path, bool]:  # noqa: ANN001 - two callables
+def _claim(dest: Path, renumber: bool, link, rename) -> tuple[Path, bool]:
     """Give the file the name ``dest`` (or the next free numbered one), never over an existing file.
     Returns the name and whether it was linked (the old name is still there) or renamed."""
     for n in range(1, MAX_NUMBER):

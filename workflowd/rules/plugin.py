@@ -20,5 +20,5 @@ def document_processed(document: Any, store: Any, settings: Any) -> None:
         return
     try:
         apply_rules(store, settings, document.id, alert=functools.partial(make_alert, store, settings))
-    except Exception:  # noqa: BLE001 - the document is stored; a rules problem is logged, never raised
+    except Exception:
         log.exception("rules could not run on document %s", document.id)
