@@ -277,3 +277,37 @@ def test_a_file_moved_aside_takes_its_documents_place_with_it(tmp_path: Path, st
     assert aside.read_text() == "the old report" and (out / "report.txt").read_text() == "the new report"
     assert store.documents.file_paths(old) == [aside] and store.documents.file_paths(new) == [out / "report.txt"]
     assert store.documents.is_known_file(aside, aside.stat().st_size, aside.stat().st_mtime_ns)
+
+
+def test_a_mail_from_a_maildir_is_copied_and_its_maildir_file_left_alone(tmp_path: Path, store: Store) -> None:
+    settings = settings_for(tmp_path / "data", [
+        {"name": "file", "actions": [{"type": "move", "to": f"{tmp_path}/mail/{{{{ title }}}}{{{{ ext }}}}"}]},
+    ])
+    raw = b"Subject: Your bill\n\nPlease pay.\n"
+    write_blob(settings.blob_dir, raw)
+    maildir_file = tmp_path / "Maildir" / "cur" / "1700000000.M1P1.host:2,S"
+    maildir_file.parent.mkdir(parents=True)
+    maildir_file.write_bytes(raw)
+    doc_id = add_document(store, settings, maildir_file, source=f"maildir:{tmp_path / 'Maildir'}", title="Your bill")
+    store.conn.execute("UPDATE documents SET name = 'Your bill.eml' WHERE id = ?", (doc_id,))
+    report = apply_rules(store, settings, doc_id)
+    assert _statuses(report) == {"file": "applied"} and report.from_blobs
+    assert (tmp_path / "mail" / "Your bill.eml").read_bytes() == raw
+    assert maildir_file.read_bytes() == raw  # a maildir's file is the mail server's, never moved
+    assert store.documents.file_paths(doc_id) == [maildir_file, tmp_path / "mail" / "Your bill.eml"]
+
+
+def test_a_link_is_not_moved_but_can_be_copied(tmp_path: Path, store: Store) -> None:
+    (tmp_path / "real.txt").write_text("real")
+    (tmp_path / "in").mkdir()
+    link = tmp_path / "in" / "link.txt"
+    link.symlink_to("../real.txt")
+    settings = settings_for(tmp_path / "data", [
+        {"name": "move", "actions": [{"type": "move", "to": f"{tmp_path}/out/{{{{ name }}}}"}]},
+        {"name": "copy", "actions": [{"type": "copy", "to": f"{tmp_path}/copies/{{{{ name }}}}"}]},
+    ])
+    doc_id = add_document(store, settings, link)
+    report = apply_rules(store, settings, doc_id)
+    assert _statuses(report) == {"move": "failed", "copy": "applied"} and "symbolic link" in report.rules[0].error
+    assert link.resolve().read_text() == "real" and (tmp_path / "copies" / "link.txt").read_text() == "real"
+    assert not (tmp_path / "copies" / "link.txt").is_symlink()

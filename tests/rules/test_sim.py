@@ -120,3 +120,22 @@ def test_rules_sim_of_an_unknown_document(wf_env: Env) -> None:
 def _files(root: Path) -> dict[str, tuple[str, int]]:
     """Every file but the database's own (compared by its content instead)."""
     return {k: v for k, v in tree(root).items() if "workflowd.db" not in k}
+
+
+def test_rules_sim_shows_what_already_ran(wf_env: Env) -> None:
+    from workflowd.config import load_config
+    from workflowd.rules.engine import apply_rules
+
+    wf_env.write_config(_config(wf_env))
+    _invoice, angry = _documents(wf_env)
+    settings = load_config(wf_env.config)
+    store = Store(settings.db_path)
+    try:
+        ran = apply_rules(store, settings, angry, rules=settings.rules[:1])  # only "invoices": not matched
+    finally:
+        store.close()
+    assert [r.status for r in ran.rules] == ["not matched"]
+    (report,) = json.loads(wf_env.run("rules", "sim", str(angry), "--json").stdout)
+    rules = {r["rule"]: r for r in report["rules"]}
+    assert rules["invoices"]["ran"]["status"] == "skipped" and rules["negative"]["ran"] is None
+    assert "[already run: skipped at " in wf_env.run("rules", "sim", str(angry)).stdout

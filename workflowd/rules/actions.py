@@ -95,6 +95,9 @@ def _file(action: MoveAction | CopyAction | RenameAction, subject: Subject, run:
             raise RuleError(f"document {doc['id']} has no file left at any place it was found (gone, or "
                             "its content changed)")
         src, keep = subject.file, action.type == "copy"
+        if not keep and src.is_symlink():
+            raise RuleError(f"{display(src)} is a symbolic link: a {action.type} would move the link, not the "
+                            "file it leads to (copy copies the file)")
     if action.type == "rename":
         target = render_name(action.to, variables, src.parent)
     else:
