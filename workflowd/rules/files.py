@@ -15,6 +15,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +36,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _same_content(path: Path, sha256: str) -> bool:
+def _same_content(path: Path, sha256: str, size: int) -> bool:
+    """Whether ``path`` is a plain file holding that content (the size is compared first: cheap)."""
     try:
-        return path.is_file() and not path.is_symlink() and file_sha256(path) == sha256
+        st = os.lstat(path)
+        return stat.S_ISREG(st.st_mode) and st.st_size == size and file_sha256(path) == sha256
     except OSError:
         return False
 
@@ -68,12 +71,13 @@ def resolve(src: Path, target: Path, *, sha256: str, on_conflict: str, trash_dir
     """Decide, reading only, what putting ``src`` (content ``sha256``) at ``target`` does."""
     if not os.path.lexists(target):
         return Resolution("free", target)
+    size = os.stat(src).st_size
     try:
         if os.path.samefile(src, target):
             return Resolution("same", target)
     except OSError:
         pass
-    if _same_content(target, sha256):
+    if _same_content(target, sha256, size):
         return Resolution("identical", target)
     if on_conflict == "skip":
         return Resolution("skip", None)
@@ -89,7 +93,7 @@ def resolve(src: Path, target: Path, *, sha256: str, on_conflict: str, trash_dir
         candidate = numbered(target, n)
         if not os.path.lexists(candidate):
             return Resolution("numbered", candidate)
-        if _same_content(candidate, sha256):
+        if _same_content(candidate, sha256, size):
             return Resolution("identical", candidate)
     raise RuleError(f"no free name beside {target} after {MAX_NUMBER} tries")
 
