@@ -10,6 +10,7 @@ for the person running workflowd::
     ├── ModelError             a model cannot be loaded, trained or found
     ├── DataError              a training or evaluation file cannot be used
     ├── CorrectionError        a correction does not fit its document or task
+    ├── RuleError              a rule's action cannot be done (fails that rule for that document)
     ├── StoreError             the SQLite store cannot be used
     │   └── SchemaTooNewError  the database was written by a newer workflowd
     ├── ExtractionError        a file's text cannot be extracted (bad input; final)
@@ -67,6 +68,10 @@ class DataError(WorkflowdError):
 
 class CorrectionError(WorkflowdError):
     """A correction that does not fit its document or task."""
+
+
+class RuleError(WorkflowdError):
+    """A rule's action cannot be done: that rule fails for that document, nothing else."""
 
 
 class StoreError(WorkflowdError):

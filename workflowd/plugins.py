@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "workflowd.tasks.entities",
     "workflowd.tasks.summarize",
     "workflowd.tasks.sentiment",
+    "workflowd.rules.plugin",
 )
 
 

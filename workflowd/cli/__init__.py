@@ -9,13 +9,24 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
 from ..privacy import private_umask
-from . import check_cmds, correction_cmds, daemon_cmds, document_cmds, model_cmds, review_cmds, setup_cmds, steps_cmds
+from . import (
+    check_cmds,
+    correction_cmds,
+    daemon_cmds,
+    document_cmds,
+    model_cmds,
+    review_cmds,
+    rules_cmds,
+    setup_cmds,
+    steps_cmds,
+)
 from .output import error, quiet_libraries
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 COMMAND_MODULES = (
-    setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds
+    setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds,
+    rules_cmds,
 )
 
 

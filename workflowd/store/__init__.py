@@ -14,6 +14,8 @@ from .mail import Mail
 from .migrations import SCHEMA_VERSION
 from .model_versions import ModelVersions
 from .results import StepResults
+from .rule_runs import RuleRuns
+from .tags import Tags
 
 __all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
 
@@ -31,3 +33,5 @@ class Store(StoreDB):
         self.corrections = Corrections(self)
         self.model_versions = ModelVersions(self)
         self.alerts = Alerts(self)
+        self.tags = Tags(self)
+        self.rule_runs = RuleRuns(self)

@@ -125,6 +125,65 @@ class Documents:
         ).fetchall()
         return [fs_path(path, path_raw) for path, path_raw in rows]
 
+    def add_location(self, doc_id: int, source: str, path: Path, size: int, mtime_ns: int) -> None:
+        """Record another place where the document's content now is (a rule's copy)."""
+        now = now_iso()
+        self.db.conn.execute(
+            "INSERT INTO locations (document_id, source, path, path_raw, size, mtime_ns, first_seen, last_seen)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (document_id, source, path, ifnull(path_raw, x''))"
+            " DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, last_seen = excluded.last_seen",
+            (doc_id, source, display(path), raw(path), size, mtime_ns, now, now),
+        )
+
+    def move_location(
+        self, old: Path, new: Path, size: int, mtime_ns: int, *, doc_id: int | None = None, source: str | None = None
+    ) -> int:
+        """The file at ``old`` is now at ``new``: its location rows (of ``doc_id``, else of any
+        document) follow it, and so does a document's own path and name. With ``doc_id`` and
+        no row at ``old``, a row at ``new`` is added under ``source``. Returns the rows moved."""
+        now = now_iso()
+        old_path, old_raw, new_path, new_raw = display(old), raw(old), display(new), raw(new)
+        with self.db.transaction() as conn:
+            where, params = "path = ? AND path_raw IS ?", [old_path, old_raw]
+            if doc_id is not None:
+                where += " AND document_id = ?"
+                params.append(doc_id)
+            rows = self.db.query(f"SELECT id, document_id, source FROM locations WHERE {where}", params)
+            for row in rows:
+                # the watcher may have recorded the new place already: keep that row, drop this one
+                taken = self.db.scalar(
+                    "SELECT id FROM locations WHERE document_id = ? AND source = ? AND path = ? AND path_raw IS ?",
+                    (row["document_id"], row["source"], new_path, new_raw),
+                )
+                if taken is not None:
+                    conn.execute("DELETE FROM locations WHERE id = ?", (row["id"],))
+                    conn.execute("UPDATE locations SET size = ?, mtime_ns = ?, last_seen = ? WHERE id = ?",
+                                 (size, mtime_ns, now, taken))
+                else:
+                    conn.execute(
+                        "UPDATE locations SET path = ?, path_raw = ?, size = ?, mtime_ns = ?, last_seen = ?"
+                        " WHERE id = ?",
+                        (new_path, new_raw, size, mtime_ns, now, row["id"]),
+                    )
+            if not rows and doc_id is not None:
+                self.add_location(doc_id, source or "rules", new, size, mtime_ns)
+            owners = {r["document_id"] for r in rows} | ({doc_id} if doc_id is not None else set())
+            for owner in owners:
+                conn.execute(
+                    "UPDATE documents SET path = ?, name = ?, updated_at = ? WHERE id = ? AND path = ?",
+                    (new_path, display(new.name), now, owner, old_path),
+                )
+        return len(rows)
+
+    def last_processed(self, limit: int) -> list[int]:
+        """The ids of the ``limit`` documents processed last, oldest of them first."""
+        rows = self.db.query(
+            "SELECT id FROM documents WHERE processed_at IS NOT NULL AND status = 'done'"
+            " ORDER BY processed_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return sorted(r["id"] for r in rows)
+
     def set_extracted(
         self, doc_id: int, *, media_type: str, title: str | None, text: str, meta: dict[str, Any]
     ) -> None:
