@@ -8,10 +8,11 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Settings
-from ..store import Store
+if TYPE_CHECKING:  # config imports the settings of rules and alerts: no cycle at run time
+    from ..config import Settings
+    from ..store import Store
 
 log = logging.getLogger("workflowd.alerts")
 
