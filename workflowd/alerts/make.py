@@ -8,10 +8,12 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import Settings
-from ..store import Store
+if TYPE_CHECKING:  # config imports alerts.settings: at run time this would be a cycle
+    from ..config import Settings
+    from ..store import Store
+
 
 log = logging.getLogger("workflowd.alerts")
 

@@ -14,6 +14,7 @@ from .mail import Mail
 from .migrations import SCHEMA_VERSION
 from .model_versions import ModelVersions
 from .results import StepResults
+from .surges import SurgeStreams
 
 __all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
 
@@ -31,3 +32,4 @@ class Store(StoreDB):
         self.corrections = Corrections(self)
         self.model_versions = ModelVersions(self)
         self.alerts = Alerts(self)
+        self.surges = SurgeStreams(self)
