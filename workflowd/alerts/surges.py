@@ -80,16 +80,16 @@ def evaluate(hits: Sequence[bool], surge: SurgeSettings) -> SurgeTest | None:
     return surge_test(sum(map(bool, recent)), sum(map(bool, before)), surge)
 
 
-def text_key(text: str | None) -> str:
-    """A hash of the text with case, punctuation and spacing folded away."""
+def text_key(text: str | None) -> str | None:
+    """A hash of the text with case, punctuation and spacing folded away; None for no words."""
     words = re.findall(r"\w+", (text or "").casefold())
-    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(words).encode("utf-8")).hexdigest() if words else None
 
 
 def collapse(items: Sequence[Scored], threshold: float) -> list[Scored]:
     """The items that count, oldest first: one whose embedding has a cosine of at least
     ``threshold`` with one already counted is a copy, and so is one without a usable embedding
-    whose folded text matches one already counted."""
+    whose folded text matches one already counted (with no words at all, it counts)."""
     ref = next((i for i in reversed(items) if i.vector is not None), None)
     rows = [
         j for j, i in enumerate(items)
@@ -114,9 +114,10 @@ def collapse(items: Sequence[Scored], threshold: float) -> list[Scored]:
             counted[r] = True
         else:
             key = text_key(item.text)
-            if key in seen:
-                continue
-            seen.add(key)
+            if key is not None:
+                if key in seen:
+                    continue
+                seen.add(key)
         out.append(item)
     return out
 
@@ -160,8 +161,8 @@ def scopes(surge: SurgeSettings, store: Store, doc_id: int, source: str | None,
 
 def window_of(store: Store, surge: SurgeSettings, kind: str, value: str | None, *, doc_id: int,
               model_version: str | None) -> list[Scored] | None:
-    """The counted documents of one scope, oldest first: ``baseline`` then ``window`` of them, when
-    there are that many and ``doc_id`` is among the window's (not a copy of an earlier one)."""
+    """The newest ``baseline`` + ``window`` counted documents of one scope (fewer while there are
+    fewer), oldest first; None when ``doc_id`` is not among the window's (a copy brings nothing new)."""
     need = surge.window + surge.baseline
     limit = 2 * need
     while True:
@@ -171,8 +172,6 @@ def window_of(store: Store, surge: SurgeSettings, kind: str, value: str | None, 
         if len(counted) >= need or len(newest_first) < limit or limit >= 8 * need:
             break
         limit *= 2  # many copies: look further back
-    if len(counted) < need:
-        return None
     counted = counted[-need:]
     if doc_id not in {i.document_id for i in counted[-surge.window:]}:
         return None
