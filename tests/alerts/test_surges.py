@@ -380,3 +380,15 @@ def test_the_hook_is_built_in_runs_the_surges_and_never_raises(store: Store, tmp
         pm.hook.document_processed(document=document, results=store.results.for_document(doc_id), store=broken,
                                    settings=settings)
     assert "surge negative-surge failed on document" in caplog.text
+
+
+def test_the_store_gives_what_the_statistics_give(store: Store, tmp_path: Path) -> None:
+    """A random stream with a jump in it, through the store and through ``evaluate`` on the bare labels."""
+    settings = settings_for(tmp_path, cooldown=0)
+    rng = np.random.default_rng(3)
+    labels = [NEG if x else NEU for x in np.concatenate([rng.random(400) < 0.15, rng.random(100) < 0.45])]
+    feed = Feed(store, settings)
+    docs = feed.many(labels)
+    hits = [label == NEG for label in labels]
+    expected = [docs[i] for i in range(len(hits)) if (t := evaluate(hits[:i + 1], settings.surges[0])) and t.surge]
+    assert expected and [doc for _, doc in feed.alerts] == expected
