@@ -203,6 +203,7 @@ def test_exactly_the_expected_alerts_none_in_the_baseline_and_the_cooldown(store
     alert = store.alerts.get(feed.alerts[0][0])
     k = first + 2
     assert alert["kind"] == "surge" and alert["name"] == "negative-surge" and alert["scope"] == "all"
+    assert alert["message"] == "surge of negative documents" and alert["level"] == "warning"
     assert alert["reason"].startswith(f"{k} of 20 negative against 19% before, p = ")
     window_docs = list(range(burst[first - 1] - 19, burst[first - 1] + 1))
     assert alert["documents"] == [d for d in window_docs if labels[d - 1] == NEG]
@@ -313,6 +314,7 @@ def test_a_surge_in_one_source_alerts_for_that_source_only(store: Store, tmp_pat
     news = [feed.add(NEG, source="news") for _ in range(10)]
     feed.many(every_tenth(20), source="mail")
     assert [(store.alerts.get(a)["scope"], doc) for a, doc in feed.alerts] == [("source:news", news[5])]
+    assert store.alerts.get(feed.alerts[0][0])["message"] == "surge of negative documents in source news"
     # the window of 20 news documents holds the 10 new ones and 2 of the usual; all of "all" is not watched
     assert store.alerts.get(feed.alerts[0][0])["reason"].startswith("8 of 20 negative against 10% before")
 
@@ -357,7 +359,8 @@ def test_attachments_are_left_out_unless_asked(store: Store, tmp_path: Path) -> 
 
 def test_the_hook_is_built_in_runs_the_surges_and_never_raises(store: Store, tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    assert DEFAULT_PLUGINS[-1] == "workflowd.alerts.plugin"
+    tasks = [i for i, name in enumerate(DEFAULT_PLUGINS) if name.startswith("workflowd.tasks.")]
+    assert DEFAULT_PLUGINS.index("workflowd.alerts.plugin") > max(tasks)
     settings = settings_for(tmp_path)
     pm = plugin_manager()
     feed = Feed(store, Settings(data_dir=tmp_path / "data"))  # no surges: the hook makes the alerts

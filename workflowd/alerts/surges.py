@@ -201,7 +201,8 @@ def watch(store: Store, settings: Settings, surge: SurgeSettings, *, doc_id: int
         documents = [i.document_id for i in counted[-surge.window:] if i.label == surge.sentiment]
         made.append(make_alert(
             store, settings, kind=KIND, name=surge.name, level=surge.level,
-            message=f"surge of {surge.sentiment} documents in {scope}", reason=reason(test, surge.sentiment),
+            message=f"surge of {surge.sentiment} documents" + ("" if kind == "all" else f" in {kind} {value}"),
+            reason=reason(test, surge.sentiment),
             documents=documents, notify=surge.notify, scope=scope, document_id=doc_id, now=now,
         ))
     return made
