@@ -22,13 +22,15 @@ from .errors import PluginError
 
 ENTRY_POINT_GROUP = "workflowd"
 
-# Built-in plugins, registered exactly like third-party ones (their order is the tasks' order).
+# Built-in plugins, registered exactly like third-party ones (their order is the tasks' order; the
+# surges of alerts come after the tasks, and their hook runs after the rules', which is tryfirst).
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "workflowd.tasks.classify",
     "workflowd.tasks.entities",
     "workflowd.tasks.summarize",
     "workflowd.tasks.sentiment",
     "workflowd.rules.plugin",
+    "workflowd.alerts.plugin",
 )
 
 

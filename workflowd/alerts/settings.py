@@ -168,7 +168,7 @@ class SurgeSettings(_Strict):
     well above its share in the ``baseline`` documents before them (one-sided binomial test)."""
 
     name: str = Field(min_length=1)
-    sentiment: str = "negative"  # the sentiment label counted
+    sentiment: Literal["negative", "neutral", "positive"] = "negative"  # the sentiment label counted
     scope: Literal["all", "source", "label", "tag"] = "all"  # one watch in all, or one per source/label/tag
     only: list[str] = Field(default_factory=list)  # with a scope other than all: only these sources/labels/tags
     window: int = Field(20, ge=3)
@@ -181,6 +181,7 @@ class SurgeSettings(_Strict):
         0.95, gt=0.0, le=1.0,
         description="documents whose embeddings are at least this similar count once (one story, many copies); 1: exact only",
     )
+    attachments: bool = False  # count attachments too (by default a mail counts once, by its own text)
     level: Literal["info", "warning", "critical"] = "warning"
     notify: list[str] = Field(default_factory=list)
 

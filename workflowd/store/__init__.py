@@ -15,6 +15,7 @@ from .migrations import SCHEMA_VERSION
 from .model_versions import ModelVersions
 from .results import StepResults
 from .rule_runs import RuleRuns
+from .surges import SurgeStreams
 from .tags import Tags
 
 __all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
@@ -35,3 +36,4 @@ class Store(StoreDB):
         self.alerts = Alerts(self)
         self.tags = Tags(self)
         self.rule_runs = RuleRuns(self)
+        self.surges = SurgeStreams(self)
