@@ -13,6 +13,7 @@ from .jobs import Job, JobLost, Jobs
 from .mail import Mail
 from .migrations import SCHEMA_VERSION
 from .model_versions import ModelVersions
+from .outbox import Outbox
 from .results import StepResults
 from .rule_runs import RuleRuns
 from .tags import Tags
@@ -35,3 +36,4 @@ class Store(StoreDB):
         self.alerts = Alerts(self)
         self.tags = Tags(self)
         self.rule_runs = RuleRuns(self)
+        self.outbox = Outbox(self)
