@@ -59,13 +59,14 @@ class Deliverer:
         if self._client is not None:
             self._client.close()
 
-    def loop(self, now: float | None = None, *, limit: int = PASS_LIMIT, until: float | None = None) -> int:
-        """Try each due delivery once, at most ``limit`` of them, and start none after the monotonic
-        time ``until``; returns how many were tried."""
+    def loop(self, now: float | None = None, *, limit: int = PASS_LIMIT, until: float | None = None,
+             alert_id: int | None = None) -> int:
+        """Try each due delivery (of one alert, if given) once, at most ``limit`` of them, and start
+        none after the monotonic time ``until``; returns how many were tried."""
         tried = 0
         while tried < limit and (until is None or time.monotonic() < until):
             at = time.time() if now is None else now
-            row = self.store.outbox.claim(now=at, lease_s=self._lease_s())
+            row = self.store.outbox.claim(now=at, lease_s=self._lease_s(), alert_id=alert_id)
             if row is None:
                 break
             tried += 1
@@ -123,13 +124,14 @@ class Deliverer:
             log.error("delivery of %s is dead: %s", what, error)
 
 
-def deliver_due(settings: Settings, store: Store, *, budget_s: float | None = None) -> int:
+def deliver_due(settings: Settings, store: Store, *, budget_s: float | None = None, alert_id: int | None = None) -> int:
     """One bounded pass, for a process without a delivery thread (``workflowd ingest``): each due
-    delivery is tried once, none started after ``budget_s`` (default: the delivery time-out)."""
+    delivery (of one alert, if given) is tried once, none started after ``budget_s`` (default: the
+    delivery time-out)."""
     deliverer = Deliverer(lambda: settings, store)
     try:
         budget = settings.delivery.timeout if budget_s is None else budget_s
-        return deliverer.loop(until=time.monotonic() + budget)
+        return deliverer.loop(until=time.monotonic() + budget, alert_id=alert_id)
     finally:
         deliverer.close()
 

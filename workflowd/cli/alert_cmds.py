@@ -79,16 +79,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         print_json(alerts)
         return 0
     table = Table(box=None, pad_edge=False)
-    for col in ("id", "time", "alert", "message", "documents", "deliveries"):
+    for col in ("id", "time", "level", "alert", "deliveries"):
         table.add_column(col, overflow="fold")
     for a in alerts:
-        what = f"{a['kind']} {a['name']}" + (f" [{a['scope']}]" if a["scope"] else "") + f"\n{a['level']}"
-        message = Text(a["message"] or "")
-        if a["reason"]:
-            message.append(f"\n{a['reason']}", style="dim")
-        table.add_row(Text(str(a["id"])), Text(_local(a["created_at"])), Text(what), message,
-                      Text(", ".join(map(str, a["documents"]))),
-                      Text("\n".join(_delivery_line(d) for d in a["deliveries"]) or "log only"))
+        # Text, not markup: a message or a file name may hold "[red]"
+        what = Text(f"{a['kind']} {a['name']}" + (f" [{a['scope']}]" if a["scope"] else ""), style="bold")
+        for line, style in ((a["message"], ""), (a["reason"], "dim"),
+                            (f"documents {', '.join(map(str, a['documents']))}" if a["documents"] else "", "dim")):
+            if line:
+                what.append(f"\n{line}", style=style)
+        table.add_row(Text(str(a["id"])), Text(_local(a["created_at"]).replace(" ", "\n")), Text(a["level"]), what,
+                      Text("\n".join(_delivery_line(d) for d in a["deliveries"]) or "logged only"))
     console.print(table)
     if not alerts:
         console.print("no alerts", markup=False)
@@ -109,8 +110,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
             console.print(f"the daemon (pid {pid}) sends them now; `workflowd alerts` shows how it went",
                           markup=False)
             return 0
-        setup_logging("WARNING", None, stderr=True)
-        deliver_due(settings, store)  # no daemon: one try here, as `ingest` does
+        setup_logging("INFO", settings.log_path, stderr=False)  # the states are printed below
+        deliver_due(settings, store, alert_id=args.id)  # no daemon: one try here, as `ingest` does
         alert = get_alert(store, args.id)
     finally:
         store.close()
@@ -127,7 +128,7 @@ def _delivery_line(d: dict[str, Any]) -> str:
     why = f": {d['last_error']}" if d["last_error"] else ""
     if d["status"] == "dead":
         return f"{d['notifier']}: dead after {tries}{why}"
-    return f"{d['notifier']}: pending, next try {_local(d['next_attempt_at'])} ({tries} so far){why}"
+    return f"{d['notifier']}: pending, {tries}, next {_local(d['next_attempt_at'])}{why}"
 
 
 def _local(iso: str | None) -> str:

@@ -19,14 +19,15 @@ class Outbox:
     def __init__(self, db: StoreDB):
         self.db = db
 
-    def claim(self, *, now: float, lease_s: float) -> dict[str, Any] | None:
-        """The delivery due first whose lease is free, leased until ``now + lease_s`` and counted as
-        a try; None when nothing is due."""
+    def claim(self, *, now: float, lease_s: float, alert_id: int | None = None) -> dict[str, Any] | None:
+        """The delivery due first (of one alert, if given) whose lease is free, leased until
+        ``now + lease_s`` and counted as a try; None when nothing is due."""
         with self.db.transaction() as conn:
             row = self.db.query_one(
                 "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-                " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, id LIMIT 1",
-                (now, now),
+                " AND (lease_until IS NULL OR lease_until <= ?) AND (? IS NULL OR alert_id = ?)"
+                " ORDER BY next_attempt_at, id LIMIT 1",
+                (now, now, alert_id, alert_id),
             )
             if row is None:
                 return None
