@@ -165,3 +165,20 @@ def test_ingest_without_a_daemon_sends_the_webhook_and_leaves_retries_pending(wf
     assert time.monotonic() - started < 15
     row = outbox(env)[1]
     assert (row["status"], row["attempts"]) == ("pending", 1) and row["last_error"].startswith("connection failed")
+
+
+def test_ingest_while_the_daemon_runs_hands_its_retries_to_the_daemon(wf_env: Env, tmp_path: Path) -> None:
+    env = wf_env
+    port = free_port()
+    delivery_config(env, port)
+    env.run("start", timeout=120)
+    drop(tmp_path, "f.txt")
+    env.run("ingest", str(tmp_path / "f.txt"))  # its one try is refused
+    assert outbox(env)[0]["status"] == "pending"
+    receiver = Receiver(port).start()
+    try:
+        # The daemon had nothing pending and slept without a time-out: ingest woke it.
+        wait_for(lambda: outbox(env)[0]["status"] == "delivered", 20, "the daemon to deliver ingest's alert")
+        assert receiver.accepted_ids() == {outbox(env)[0]["message_id"]: 1}
+    finally:
+        receiver.close()

@@ -24,13 +24,15 @@ def hook(url: str, **kw: object) -> dict:
 
 
 def test_delivered_signed_with_the_stored_body_and_custom_headers(world, receiver: Receiver) -> None:
-    w = world(hook(receiver.url, headers={"X-Team": "ops", "Authorization": "Basic dTpw"}))
+    w = world(hook(receiver.url, headers={"X-Team": "ops", "Authorization": "Basic dTpw",
+                                          "Content-Type": "text/plain", "Webhook-Id": "forged"}))
     alert_id = w.alert()
     assert w.deliverer().loop(now=T0) == 1
     [req] = receiver.snapshot()
     row = w.rows()[0]
     assert req.body == row["body"].encode()
-    assert req.headers["content-type"] == "application/json"
+    assert req.headers["content-type"] == "application/json"  # ours win over custom headers
+    assert req.headers["webhook-id"] == row["message_id"]
     assert req.headers["x-team"] == "ops" and req.headers["authorization"] == "Basic dTpw"
     event = Webhook(SECRET).verify(req.body, req.headers)
     assert event["type"] == "workflowd.alert.rule" and event["data"]["id"] == alert_id
@@ -253,3 +255,33 @@ def test_the_thread_wakes_on_a_new_alert_and_stops(world, receiver: Receiver) ->
         thread.stop()
         thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_the_daemon_restarts_a_delivery_thread_that_died(world, receiver: Receiver) -> None:
+    from types import SimpleNamespace
+
+    from workflowd.daemon.daemon import Daemon
+
+    w = world(hook(receiver.url))
+    daemon = Daemon(w.settings)
+    alive = SimpleNamespace(is_alive=lambda: True, stopping=False)
+    daemon.worker, daemon.observer, daemon.mail_sources = alive, alive, []  # only the delivery thread is looked at
+
+    def broken() -> object:
+        raise RuntimeError("a bug in the delivery thread")
+
+    daemon.delivery = DeliveryThread(broken)
+    daemon.delivery.start()
+    daemon.delivery.join(timeout=5)
+    assert not daemon.delivery.is_alive()
+    daemon._supervise()
+    try:
+        assert daemon.delivery.is_alive()
+        w.alert()  # the new thread delivers it
+        deadline = time.monotonic() + 5
+        while w.rows()[0]["status"] != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert w.rows()[0]["status"] == "delivered"
+    finally:
+        daemon.delivery.stop()
+        daemon.delivery.join(timeout=5)

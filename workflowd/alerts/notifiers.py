@@ -67,7 +67,8 @@ def send_webhook(conf: WebhookNotifier, message: Message, ctx: Context) -> Outco
     body = message.body.encode("utf-8")
     secret = conf.secret(message.notifier)
     signed = webhook_headers(message.message_id, int(time.time()), body, secret)
-    headers = {**conf.headers, "content-type": "application/json", **signed}
+    ours = {"content-type": "application/json", **signed}
+    headers = {k: v for k, v in conf.headers.items() if k.lower() not in ours} | ours
     return _post(ctx, conf.url, body, headers, conf.timeout)
 
 

@@ -14,6 +14,7 @@ from ..alerts.listing import get_alert, list_alerts, rearm
 from ..alerts.settings import seconds
 from ..config import load_config
 from ..daemon import control
+from ..errors import WorkflowdError
 from ..logs import setup_logging
 from ..store import Store
 from . import args as types
@@ -98,6 +99,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     settings = load_config(getattr(args, "config", None))
+    if not settings.db_path.exists():
+        raise WorkflowdError(f"no alert with id {args.id} (no database yet at {settings.db_path})")
     store = Store(settings.db_path)
     try:
         notifiers = rearm(store, args.id)
