@@ -161,8 +161,9 @@ def test_ingest_without_a_daemon_sends_the_webhook_and_leaves_retries_pending(wf
     # The receiver is gone: ingest tries once, quickly, and leaves the delivery for the daemon.
     drop(tmp_path, "e.txt")
     started = time.monotonic()
-    env.run("ingest", str(tmp_path / "e.txt"))
+    out = env.run("ingest", str(tmp_path / "e.txt"))
     assert time.monotonic() - started < 15
+    assert "1 alert delivery waits to be retried: by the daemon" in out.stderr
     row = outbox(env)[1]
     assert (row["status"], row["attempts"]) == ("pending", 1) and row["last_error"].startswith("connection failed")
 
