@@ -29,14 +29,21 @@ class World:
 
     def __init__(self, tmp: Path, notifiers: dict[str, Any], **delivery: Any):
         self.settings = Settings(
-            data_dir=tmp / "data", notifiers=notifiers,
+            data_dir=tmp / "data",
+            notifiers=notifiers,
             delivery={"timeout": 1, "retry_delays": [10, 20, 30], "jitter": 0, **delivery},
         )
         self.store = Store(self.settings.db_path)
 
     def alert(self, to: list[str] | None = None, **kw: Any) -> int:
-        args = {"kind": "rule", "name": "negative", "level": "warning", "message": "a negative document",
-                "reason": "sentiment negative (0.97)", "documents": []} | kw
+        args = {
+            "kind": "rule",
+            "name": "negative",
+            "level": "warning",
+            "message": "a negative document",
+            "reason": "sentiment negative (0.97)",
+            "documents": [],
+        } | kw
         return make_alert(self.store, self.settings, notify=to or list(self.settings.notifiers), **args)
 
     def deliverer(self, rng: Callable[[], float] = lambda: 0.5) -> Deliverer:

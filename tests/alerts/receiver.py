@@ -59,8 +59,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
                     answer = receiver.plan.pop(0) if receiver.plan else receiver.default
-                    request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
-                                      time.monotonic(), answer)
+                    request = Request(
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.monotonic(),
+                        answer,
+                    )
                     receiver.requests.append(request)
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -83,7 +88,9 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def close(self) -> None:

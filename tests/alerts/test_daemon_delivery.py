@@ -76,9 +76,16 @@ def test_alerts_arrive_once_and_signed_through_refusals_timeouts_503s_and_a_rest
 
     # 1. Nothing listens on the port: connections are refused, the deliveries stay pending.
     drop(env.inbox, "a1.txt", "a2.txt", "a3.txt")
-    wait_for(lambda: len(rows := outbox(env)) == 3 and all(
-        r["attempts"] >= 2 and (r["last_error"] or "").startswith("connection failed") for r in rows
-    ), 60, "three deliveries refused twice each")
+    wait_for(
+        lambda: (
+            len(rows := outbox(env)) == 3
+            and all(
+                r["attempts"] >= 2 and (r["last_error"] or "").startswith("connection failed") for r in rows
+            )
+        ),
+        60,
+        "three deliveries refused twice each",
+    )
     assert {r["status"] for r in outbox(env)} == {"pending"}
 
     # 2. The daemon is restarted while they are pending; two more files wait for it.
@@ -88,8 +95,11 @@ def test_alerts_arrive_once_and_signed_through_refusals_timeouts_503s_and_a_rest
     try:
         env.run("start", timeout=120)
         assert daemon_pid(env) != first_pid
-        wait_for(lambda: len(receiver.snapshot()) >= 3 and len(outbox(env)) == 5, 60,
-                 "three timed-out tries and all five alerts")
+        wait_for(
+            lambda: len(receiver.snapshot()) >= 3 and len(outbox(env)) == 5,
+            60,
+            "three timed-out tries and all five alerts",
+        )
         assert any((r["last_error"] or "").startswith("timed out") for r in outbox(env))
 
         # 3. Two 503s (the first asks for 2 s with Retry-After), then 200 for everything.
@@ -114,11 +124,15 @@ def test_alerts_arrive_once_and_signed_through_refusals_timeouts_503s_and_a_rest
         row = by_id[req.headers["webhook-id"]]
         assert req.body.decode() == row["body"] and event["data"]["id"] == row["alert_id"]
     statuses = [r.answer.status for r in requests]
-    assert sum(r.answer.delay > 0 for r in requests) >= 3 and statuses.count(503) >= 5  # time-outs, then two 503s
+    assert (
+        sum(r.answer.delay > 0 for r in requests) >= 3 and statuses.count(503) >= 5
+    )  # time-outs, then two 503s
     assert sum(r.accepted for r in requests) == 5
     # Retry-After: the same delivery was not tried again for 2 s (its own schedule said 0.3 s).
     asked = next(i for i, r in enumerate(requests) if r.answer.headers.get("Retry-After") == "2")
-    again = next(r for r in requests[asked + 1:] if r.headers["webhook-id"] == requests[asked].headers["webhook-id"])
+    again = next(
+        r for r in requests[asked + 1 :] if r.headers["webhook-id"] == requests[asked].headers["webhook-id"]
+    )
     assert again.at - requests[asked].at >= 1.95
     # The first three were refused before the restart, and delivered by the new process.
     assert all(r["attempts"] >= 4 for r in rows[:3])
@@ -146,7 +160,9 @@ def test_alerts_retry_wakes_the_running_daemon(wf_env: Env) -> None:
         receiver.close()
 
 
-def test_ingest_without_a_daemon_sends_the_webhook_and_leaves_retries_pending(wf_env: Env, tmp_path: Path) -> None:
+def test_ingest_without_a_daemon_sends_the_webhook_and_leaves_retries_pending(
+    wf_env: Env, tmp_path: Path
+) -> None:
     env = wf_env
     receiver = Receiver().start()
     try:
@@ -165,7 +181,9 @@ def test_ingest_without_a_daemon_sends_the_webhook_and_leaves_retries_pending(wf
     assert time.monotonic() - started < 15
     assert "1 alert delivery waits to be retried: by the daemon" in out.stderr
     row = outbox(env)[1]
-    assert (row["status"], row["attempts"]) == ("pending", 1) and row["last_error"].startswith("connection failed")
+    assert (row["status"], row["attempts"]) == ("pending", 1) and row["last_error"].startswith(
+        "connection failed"
+    )
 
 
 def test_ingest_while_the_daemon_runs_hands_its_retries_to_the_daemon(wf_env: Env, tmp_path: Path) -> None:

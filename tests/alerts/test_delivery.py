@@ -24,8 +24,17 @@ def hook(url: str, **kw: object) -> dict:
 
 
 def test_delivered_signed_with_the_stored_body_and_custom_headers(world, receiver: Receiver) -> None:
-    w = world(hook(receiver.url, headers={"X-Team": "ops", "Authorization": "Basic dTpw",
-                                          "Content-Type": "text/plain", "Webhook-Id": "forged"}))
+    w = world(
+        hook(
+            receiver.url,
+            headers={
+                "X-Team": "ops",
+                "Authorization": "Basic dTpw",
+                "Content-Type": "text/plain",
+                "Webhook-Id": "forged",
+            },
+        )
+    )
     alert_id = w.alert()
     assert w.deliverer().loop(now=T0) == 1
     [req] = receiver.snapshot()
@@ -38,7 +47,12 @@ def test_delivered_signed_with_the_stored_body_and_custom_headers(world, receive
     assert event["type"] == "workflowd.alert.rule" and event["data"]["id"] == alert_id
     assert event["data"]["message"] == "a negative document"
     assert abs(int(req.headers["webhook-timestamp"]) - time.time()) < 60  # the real time of the try
-    assert (row["status"], row["attempts"], row["last_status"], row["lease_until"]) == ("delivered", 1, 200, None)
+    assert (row["status"], row["attempts"], row["last_status"], row["lease_until"]) == (
+        "delivered",
+        1,
+        200,
+        None,
+    )
     assert row["delivered_at"]
     assert w.deliverer().loop(now=T0 + 100) == 0  # nothing is sent twice
 
@@ -165,17 +179,24 @@ def test_jitter_stays_within_its_share(world) -> None:
     w.alert()
     w.deliverer(rng=lambda: 0.0).loop(now=T0, limit=1)
     w.deliverer(rng=lambda: 0.999999).loop(now=T0, limit=1)
-    assert [r["next_attempt_at"] for r in w.rows()] == [pytest.approx(T0 + 80), pytest.approx(T0 + 120, abs=0.01)]
+    assert [r["next_attempt_at"] for r in w.rows()] == [
+        pytest.approx(T0 + 80),
+        pytest.approx(T0 + 120, abs=0.01),
+    ]
 
 
-def test_a_missing_secret_is_retried_with_a_clear_error_and_never_logged(world, receiver, monkeypatch, caplog) -> None:
+def test_a_missing_secret_is_retried_with_a_clear_error_and_never_logged(
+    world, receiver, monkeypatch, caplog
+) -> None:
     w = world(hook(receiver.url, secret_env="NOT_SET_ANYWHERE"))
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     w.alert()
     w.deliverer().loop(now=T0)
     row = w.rows()[0]
-    assert row["status"] == "pending" and row["last_error"] == \
-        "notifier hook: environment variable NOT_SET_ANYWHERE is not set"
+    assert (
+        row["status"] == "pending"
+        and row["last_error"] == "notifier hook: environment variable NOT_SET_ANYWHERE is not set"
+    )
     assert receiver.snapshot() == []
     monkeypatch.setenv("NOT_SET_ANYWHERE", "s3cr3t-value")
     w.deliverer().loop(now=T0 + 10)
@@ -202,7 +223,9 @@ def test_a_notifier_no_longer_in_the_config_is_dead(world, receiver: Receiver) -
     assert row["status"] == "dead" and "no longer in the config" in row["last_error"]
 
 
-def test_a_lease_keeps_a_second_process_off_and_a_stale_sender_changes_nothing(world, receiver: Receiver) -> None:
+def test_a_lease_keeps_a_second_process_off_and_a_stale_sender_changes_nothing(
+    world, receiver: Receiver
+) -> None:
     w = world(hook(receiver.url))
     w.alert()
     other = Store(w.settings.db_path)  # another process, as far as SQLite can tell
@@ -226,8 +249,10 @@ def test_two_senders_at_once_never_send_one_delivery_twice(world, receiver: Rece
         w.alert()
     stores = [Store(w.settings.db_path) for _ in range(4)]
     try:
-        threads = [threading.Thread(target=deliver_due, args=(w.settings, s), kwargs={"budget_s": 30})
-                   for s in stores]
+        threads = [
+            threading.Thread(target=deliver_due, args=(w.settings, s), kwargs={"budget_s": 30})
+            for s in stores
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -265,7 +290,11 @@ def test_the_daemon_restarts_a_delivery_thread_that_died(world, receiver: Receiv
     w = world(hook(receiver.url))
     daemon = Daemon(w.settings)
     alive = SimpleNamespace(is_alive=lambda: True, stopping=False)
-    daemon.worker, daemon.observer, daemon.mail_sources = alive, alive, []  # only the delivery thread is looked at
+    daemon.worker, daemon.observer, daemon.mail_sources = (
+        alive,
+        alive,
+        [],
+    )  # only the delivery thread is looked at
 
     def broken() -> object:
         raise RuntimeError("a bug in the delivery thread")

@@ -13,10 +13,21 @@ from tests.alerts.receiver import Receiver
 T0 = 1_800_000_000.0
 
 
-def test_ntfy_gets_the_message_with_title_priority_tags_and_token(world, receiver: Receiver, monkeypatch) -> None:
+def test_ntfy_gets_the_message_with_title_priority_tags_and_token(
+    world, receiver: Receiver, monkeypatch
+) -> None:
     monkeypatch.setenv("TEST_NTFY_TOKEN", "tk_abc123")
-    w = world({"phone": {"type": "ntfy", "url": receiver.url, "priority": "high", "tags": ["warning", "chart"],
-                         "token_env": "TEST_NTFY_TOKEN"}})
+    w = world(
+        {
+            "phone": {
+                "type": "ntfy",
+                "url": receiver.url,
+                "priority": "high",
+                "tags": ["warning", "chart"],
+                "token_env": "TEST_NTFY_TOKEN",
+            }
+        }
+    )
     w.alert(message="3 of 4 negative", reason="against 10% before, p = 0.001")
     w.deliverer().loop(now=T0)
     [req] = receiver.snapshot()
@@ -51,7 +62,10 @@ def test_ntfy_answers_follow_the_same_rules(world, receiver: Receiver) -> None:
     w.deliverer().loop(now=T0)
     assert (w.rows()[0]["status"], w.rows()[0]["next_attempt_at"]) == ("pending", T0 + 60)
     w.deliverer().loop(now=T0 + 60)
-    assert (w.rows()[0]["status"], w.rows()[0]["last_error"]) == ("dead", 'HTTP 403 Forbidden: {"error":"forbidden"}')
+    assert (w.rows()[0]["status"], w.rows()[0]["last_error"]) == (
+        "dead",
+        'HTTP 403 Forbidden: {"error":"forbidden"}',
+    )
 
 
 def test_apprise_missing_is_a_dead_delivery_that_says_what_to_install(world, monkeypatch) -> None:
@@ -80,8 +94,12 @@ def test_apprise_failure_is_retried_and_a_bad_url_is_dead(world, receiver: Recei
     pytest.importorskip("apprise")
     from tests.alerts.receiver import Answer
 
-    w = world({"chat": {"type": "apprise", "urls": [f"json://127.0.0.1:{receiver.port}/hook"]},
-               "bad": {"type": "apprise", "urls": ["nosuchservice://x"]}})
+    w = world(
+        {
+            "chat": {"type": "apprise", "urls": [f"json://127.0.0.1:{receiver.port}/hook"]},
+            "bad": {"type": "apprise", "urls": ["nosuchservice://x"]},
+        }
+    )
     receiver.then(Answer(500))
     w.alert()
     w.deliverer().loop(now=T0)

@@ -55,8 +55,10 @@ def test_retry_after_seconds_date_cap_and_nonsense() -> None:
 
 
 def test_network_errors_are_retried_and_say_what_happened() -> None:
-    assert from_error(httpx.ConnectError("[Errno 111] Connection refused")).error == \
-        "connection failed: [Errno 111] Connection refused"
+    assert (
+        from_error(httpx.ConnectError("[Errno 111] Connection refused")).error
+        == "connection failed: [Errno 111] Connection refused"
+    )
     assert from_error(httpx.ReadTimeout("timed out")).error.startswith("timed out")
     o = from_error(httpx.RemoteProtocolError("Server disconnected"))
     assert (o.result, o.error) == ("retry", "network error: Server disconnected")

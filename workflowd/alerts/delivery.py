@@ -39,8 +39,14 @@ ERROR_BACKOFF_S = 5.0
 class Deliverer:
     """Tries due deliveries one by one; ``settings`` is a callable so that a reloaded config is used."""
 
-    def __init__(self, settings: Callable[[], Settings], store: Store, *, client: httpx.Client | None = None,
-                 rng: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        settings: Callable[[], Settings],
+        store: Store,
+        *,
+        client: httpx.Client | None = None,
+        rng: Callable[[], float] = random.random,
+    ):
         self.settings = settings
         self.store = store
         self._client = client
@@ -59,8 +65,14 @@ class Deliverer:
         if self._client is not None:
             self._client.close()
 
-    def loop(self, now: float | None = None, *, limit: int = PASS_LIMIT, until: float | None = None,
-             alert_id: int | None = None) -> int:
+    def loop(
+        self,
+        now: float | None = None,
+        *,
+        limit: int = PASS_LIMIT,
+        until: float | None = None,
+        alert_id: int | None = None,
+    ) -> int:
         """Try each due delivery (of one alert, if given) once, at most ``limit`` of them, and start
         none after the monotonic time ``until``; returns how many were tried."""
         tried = 0
@@ -70,7 +82,7 @@ class Deliverer:
             if row is None:
                 break
             tried += 1
-            self._deliver(row, at)
+            self._deliver(row, now)
         return tried
 
     def next_due(self) -> float | None:
@@ -79,11 +91,15 @@ class Deliverer:
 
     def _lease_s(self) -> float:
         settings = self.settings()
-        longest = max([settings.delivery.timeout] + [t for c in settings.notifiers.values()
-                                                     if (t := getattr(c, "timeout", None))])
+        longest = max(
+            [settings.delivery.timeout]
+            + [t for c in settings.notifiers.values() if (t := getattr(c, "timeout", None))]
+        )
         return max(LEASE_FLOOR_S, 3 * longest)  # connect, write and read may each take a time-out
 
-    def _deliver(self, row: dict, now: float) -> None:
+    def _deliver(self, row: dict, now: float | None) -> None:
+        """Send one claimed delivery and record the outcome; ``now`` None: the real time, read after
+        the try too, so that a retry's wait counts from its end."""
         settings = self.settings()
         name = row["notifier"]
         conf = settings.notifiers.get(name)
@@ -91,40 +107,63 @@ class Deliverer:
         off = self.store.outbox.disabled(name, url) if url else None
         try:
             if conf is None:
-                outcome = Outcome("dead", error=f"notifier {name!r} is no longer in the config (add it again, "
-                                                "then `workflowd alerts retry ID`)")
+                outcome = Outcome(
+                    "dead",
+                    error=f"notifier {name!r} is no longer in the config (add it again, "
+                    "then `workflowd alerts retry ID`)",
+                )
             elif off is not None:
-                outcome = Outcome("dead", error=f"endpoint disabled since {off['created_at']}: {off['reason']}")
+                outcome = Outcome(
+                    "dead", error=f"endpoint disabled since {off['created_at']}: {off['reason']}"
+                )
             else:
-                outcome = send(conf, Message(name, row["message_id"], row["body"]), Context(self.client, settings.delivery, now))
+                message = Message(name, row["message_id"], row["body"])
+                outcome = send(conf, message, Context(self.client, settings.delivery, _now(now)))
         except ConfigError as exc:  # a secret not set (yet): the owner may still set it
             outcome = Outcome("retry", error=str(exc))
         except Exception as exc:  # a bug or a library's surprise costs this try, never the loop
-            log.exception("delivery %d of alert %d to %s failed unexpectedly", row["id"], row["alert_id"], name)
+            log.exception(
+                "delivery %d of alert %d to %s failed unexpectedly", row["id"], row["alert_id"], name
+            )
             outcome = Outcome("retry", error=f"unexpected error: {type(exc).__name__}: {exc}")
-        self._record(row, outcome, now, url)
+        self._record(row, outcome, _now(now), url)
 
     def _record(self, row: dict, outcome: Outcome, now: float, url: str | None) -> None:
         outbox, delays = self.store.outbox, self.settings().delivery
         what = f"alert {row['alert_id']} to {row['notifier']} (try {row['attempts']})"
         if outcome.disable and url:
             outbox.disable(row["notifier"], url, outcome.error or "410 Gone")
+        lease = row["lease_until"]
         if outcome.result == "delivered":
-            outbox.delivered(row["id"], row["lease_until"], status=outcome.status)
+            kept = outbox.delivered(row["id"], lease, status=outcome.status)
             log.info("delivered %s", what)
         elif outcome.result == "retry" and row["attempts"] <= len(delays.retry_delays):
             wait = delays.retry_delays[row["attempts"] - 1] * (1 + delays.jitter * (2 * self.rng() - 1))
             if outcome.retry_after is not None:
-                wait = max(wait, outcome.retry_after)
-            outbox.retry_at(row["id"], row["lease_until"], at=now + wait, status=outcome.status, error=outcome.error)
+                wait = max(wait, outcome.retry_after)  # Retry-After can delay a try, never hasten it
+            kept = outbox.retry_at(
+                row["id"], lease, at=now + wait, status=outcome.status, error=outcome.error
+            )
             log.warning("could not deliver %s: %s; trying again in %.0f s", what, outcome.error, wait)
         else:
-            error = outcome.error if outcome.result == "dead" else f"gave up after {row['attempts']} tries: {outcome.error}"
-            outbox.dead(row["id"], row["lease_until"], status=outcome.status, error=error)
+            error = (
+                outcome.error
+                if outcome.result == "dead"
+                else f"gave up after {row['attempts']} tries: {outcome.error}"
+            )
+            kept = outbox.dead(row["id"], lease, status=outcome.status, error=error)
             log.error("delivery of %s is dead: %s", what, error)
+        if not kept:
+            log.warning(
+                "the lease on delivery %d ran out during its try and another sender took it: "
+                "this outcome is not recorded",
+                row["id"],
+            )
 
 
-def deliver_due(settings: Settings, store: Store, *, budget_s: float | None = None, alert_id: int | None = None) -> int:
+def deliver_due(
+    settings: Settings, store: Store, *, budget_s: float | None = None, alert_id: int | None = None
+) -> int:
     """One bounded pass, for a process without a delivery thread (``workflowd ingest``): each due
     delivery (of one alert, if given) is tried once, none started after ``budget_s`` (default: the
     delivery time-out)."""
@@ -134,6 +173,10 @@ def deliver_due(settings: Settings, store: Store, *, budget_s: float | None = No
         return deliverer.loop(until=time.monotonic() + budget, alert_id=alert_id)
     finally:
         deliverer.close()
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
 
 
 class DeliveryThread(threading.Thread):

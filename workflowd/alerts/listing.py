@@ -11,8 +11,16 @@ from ..errors import WorkflowdError
 from ..store import Store
 
 ALERT_FIELDS = ("id", "created_at", "kind", "name", "level", "message", "reason", "scope", "documents")
-DELIVERY_FIELDS = ("notifier", "status", "attempts", "next_attempt_at", "last_status", "last_error",
-                   "delivered_at", "message_id")
+DELIVERY_FIELDS = (
+    "notifier",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_status",
+    "last_error",
+    "delivered_at",
+    "message_id",
+)
 
 
 def list_alerts(store: Store, *, since: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -94,22 +94,33 @@ def send_apprise(conf: AppriseNotifier, message: Message, ctx: Context) -> Outco
     try:
         import apprise
     except ImportError:
-        return Outcome("dead", error="Apprise is not installed: install workflowd[apprise] "
-                                     "(pip install 'workflowd[apprise]'), then `workflowd alerts retry ID`")
+        return Outcome(
+            "dead",
+            error="Apprise is not installed: install workflowd[apprise] "
+            "(pip install 'workflowd[apprise]'), then `workflowd alerts retry ID`",
+        )
     urls = conf.all_urls(message.notifier)
     sender = apprise.Apprise()
     bad = sum(not sender.add(url) for url in urls)
     if bad or not urls:
-        return Outcome("dead", error=f"notifier {message.notifier}: {bad} of {len(urls)} Apprise URL(s) "
-                                     "are not valid (see `apprise --details` for the services and their URLs)")
+        return Outcome(
+            "dead",
+            error=f"notifier {message.notifier}: {bad} of {len(urls)} Apprise URL(s) "
+            "are not valid (see `apprise --details` for the services and their URLs)",
+        )
     data = message.data
     ok = sender.notify(
         body="\n".join(str(data[k]) for k in ("message", "reason") if data.get(k)) or "workflowd alert",
         title=f"workflowd: {data.get('name') or data.get('kind') or 'alert'}",
         notify_type=APPRISE_TYPE.get(str(data.get("level")), "info"),
     )
-    return Outcome("delivered") if ok else Outcome("retry", error="Apprise could not notify every service "
-                                                                  "(its log line says which and why)")
+    return (
+        Outcome("delivered")
+        if ok
+        else Outcome(
+            "retry", error="Apprise could not notify every service (its log line says which and why)"
+        )
+    )
 
 
 SENDERS: dict[type, Callable[[Any, Message, Context], Outcome]] = {
@@ -123,8 +134,14 @@ def _post(ctx: Context, url: str, body: bytes, headers: dict[str, str], timeout:
     import httpx
 
     try:
-        with ctx.client.stream("POST", url, content=body, headers=headers, follow_redirects=False,
-                               timeout=timeout or ctx.delivery.timeout) as response:
+        with ctx.client.stream(
+            "POST",
+            url,
+            content=body,
+            headers=headers,
+            follow_redirects=False,
+            timeout=timeout or ctx.delivery.timeout,
+        ) as response:
             start = b""
             for chunk in response.iter_bytes():
                 start += chunk
@@ -141,4 +158,3 @@ def _header_text(text: str) -> str:
     """Text for a header: as it is when ASCII, else an RFC 2047 encoded word (ntfy decodes those)."""
     text = " ".join(text.split())
     return text if text.isascii() else Header(text, "utf-8").encode()
-

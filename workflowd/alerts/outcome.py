@@ -40,11 +40,17 @@ def from_response(response: httpx.Response, start: bytes, *, now: float, max_ret
     if excerpt:
         reason += f": {excerpt}"
     if status == 410:
-        return Outcome("dead", status, f"{reason} (endpoint disabled until `workflowd alerts retry` or a new URL)",
-                       disable=True)
+        return Outcome(
+            "dead",
+            status,
+            f"{reason} (endpoint disabled until `workflowd alerts retry` or a new URL)",
+            disable=True,
+        )
     if 300 <= status < 400 or status in (408, 429) or status >= 500:
         wait = retry_after(response.headers.get("retry-after"), now=now, cap=max_retry_after)
-        return Outcome("retry", status, reason if wait is None else f"{reason} (Retry-After {wait:.0f} s)", wait)
+        return Outcome(
+            "retry", status, reason if wait is None else f"{reason} (Retry-After {wait:.0f} s)", wait
+        )
     return Outcome("dead", status, reason)
 
 

@@ -20,7 +20,7 @@ SECRET_PREFIX = "whsec_"
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a secret; raises ConfigError on a ``whsec_`` secret that is not base64."""
     if secret.startswith(SECRET_PREFIX):
-        encoded = secret[len(SECRET_PREFIX):].strip()
+        encoded = secret[len(SECRET_PREFIX) :].strip()
         try:
             key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):

@@ -23,7 +23,9 @@ from .output import console, print_json
 
 def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "alerts", parents=[common], help="list alerts and their deliveries, or retry one",
+        "alerts",
+        parents=[common],
+        help="list alerts and their deliveries, or retry one",
         description="List alerts, newest first, with their reason, documents and the state of each delivery "
         "(delivered, pending with its next try, or dead with the reason). `alerts retry ID` tries the alert's "
         "undelivered deliveries again now, with a fresh retry schedule.",
@@ -33,7 +35,9 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     lp = asub.add_parser("list", parents=[common], help="list alerts (the default)")
     _list_options(lp)
     rp = asub.add_parser(
-        "retry", parents=[common], help="try an alert's dead and pending deliveries again now",
+        "retry",
+        parents=[common],
+        help="try an alert's dead and pending deliveries again now",
         description="Make the alert's dead and pending deliveries due now with a fresh retry schedule, and "
         "enable again an endpoint that answered 410 Gone. A running daemon is woken and sends them at once; "
         "without a daemon they are tried once here.",
@@ -45,9 +49,13 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
 
 def _list_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.add_argument("--since", type=since_time, metavar="DATE|DURATION",
-                   help="only alerts made since DATE (ISO 8601, local time unless it says) or in the last "
-                   "DURATION (e.g. 2h, 7d)")
+    p.add_argument(
+        "--since",
+        type=since_time,
+        metavar="DATE|DURATION",
+        help="only alerts made since DATE (ISO 8601, local time unless it says) or in the last "
+        "DURATION (e.g. 2h, 7d)",
+    )
     p.add_argument("--limit", type=types.positive_int, metavar="N", help="at most N alerts")
 
 
@@ -85,12 +93,20 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     for a in alerts:
         # Text, not markup: a message or a file name may hold "[red]"
         what = Text(f"{a['kind']} {a['name']}" + (f" [{a['scope']}]" if a["scope"] else ""), style="bold")
-        for line, style in ((a["message"], ""), (a["reason"], "dim"),
-                            (f"documents {', '.join(map(str, a['documents']))}" if a["documents"] else "", "dim")):
+        for line, style in (
+            (a["message"], ""),
+            (a["reason"], "dim"),
+            (f"documents {', '.join(map(str, a['documents']))}" if a["documents"] else "", "dim"),
+        ):
             if line:
                 what.append(f"\n{line}", style=style)
-        table.add_row(Text(str(a["id"])), Text(_local(a["created_at"]).replace(" ", "\n")), Text(a["level"]), what,
-                      Text("\n".join(_delivery_line(d) for d in a["deliveries"]) or "logged only"))
+        table.add_row(
+            Text(str(a["id"])),
+            Text(_local(a["created_at"]).replace(" ", "\n")),
+            Text(a["level"]),
+            what,
+            Text("\n".join(_delivery_line(d) for d in a["deliveries"]) or "logged only"),
+        )
     console.print(table)
     if not alerts:
         console.print("no alerts", markup=False)
@@ -110,8 +126,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
         console.print(f"alert {args.id}: deliveries to {', '.join(notifiers)} are due now", markup=False)
         pid = control.wake_delivery(settings)
         if pid is not None:
-            console.print(f"the daemon (pid {pid}) sends them now; `workflowd alerts` shows how it went",
-                          markup=False)
+            console.print(
+                f"the daemon (pid {pid}) sends them now; `workflowd alerts` shows how it went", markup=False
+            )
             return 0
         setup_logging("INFO", settings.log_path, stderr=False)  # the states are printed below
         deliver_due(settings, store, alert_id=args.id)  # no daemon: one try here, as `ingest` does

@@ -44,16 +44,24 @@ class Outbox:
 
     def delivered(self, row_id: int, lease: float, *, status: int | None) -> bool:
         return self._record(
-            "status = 'delivered', last_status = ?, last_error = NULL, delivered_at = ?", (status, now_iso()),
-            row_id, lease,
+            "status = 'delivered', last_status = ?, last_error = NULL, delivered_at = ?",
+            (status, now_iso()),
+            row_id,
+            lease,
         )
 
-    def retry_at(self, row_id: int, lease: float, *, at: float, status: int | None, error: str | None) -> bool:
+    def retry_at(
+        self, row_id: int, lease: float, *, at: float, status: int | None, error: str | None
+    ) -> bool:
         """Try again at unix time ``at``."""
-        return self._record("next_attempt_at = ?, last_status = ?, last_error = ?", (at, status, error), row_id, lease)
+        return self._record(
+            "next_attempt_at = ?, last_status = ?, last_error = ?", (at, status, error), row_id, lease
+        )
 
     def dead(self, row_id: int, lease: float, *, status: int | None, error: str | None) -> bool:
-        return self._record("status = 'dead', last_status = ?, last_error = ?", (status, error), row_id, lease)
+        return self._record(
+            "status = 'dead', last_status = ?, last_error = ?", (status, error), row_id, lease
+        )
 
     def _record(self, changes: str, params: tuple[Any, ...], row_id: int, lease: float) -> bool:
         with self.db.transaction() as conn:
@@ -75,7 +83,7 @@ class Outbox:
         ids = list(alert_ids)
         out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self.db.query(f"SELECT * FROM outbox WHERE alert_id IN ({marks}) ORDER BY id", chunk):
                 out[row["alert_id"]].append(row)
@@ -85,10 +93,13 @@ class Outbox:
         """Make the alert's dead and pending deliveries due at ``now`` with a fresh retry schedule, and
         enable again the endpoints their notifiers had disabled; returns those notifiers."""
         with self.db.transaction() as conn:
-            notifiers = [r["notifier"] for r in self.db.query(
-                "SELECT DISTINCT notifier FROM outbox WHERE alert_id = ? AND status IN ('pending', 'dead')",
-                (alert_id,),
-            )]
+            notifiers = [
+                r["notifier"]
+                for r in self.db.query(
+                    "SELECT DISTINCT notifier FROM outbox WHERE alert_id = ? AND status IN ('pending', 'dead')",
+                    (alert_id,),
+                )
+            ]
             conn.execute(
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE alert_id = ?"
                 " AND status IN ('pending', 'dead')",
@@ -108,7 +119,8 @@ class Outbox:
 
     def disabled(self, notifier: str, url: str) -> dict[str, Any] | None:
         return self.db.query_one(
-            "SELECT reason, created_at FROM disabled_endpoints WHERE notifier = ? AND url = ?", (notifier, url)
+            "SELECT reason, created_at FROM disabled_endpoints WHERE notifier = ? AND url = ?",
+            (notifier, url),
         )
 
     def counts(self) -> dict[str, int]:
