@@ -1,9 +1,9 @@
 """The real daemon delivers alerts to a real receiver on 127.0.0.1 through refusals, time-outs,
-503s and a restart: every alert arrives, none is accepted twice, every signature verifies."""
+503s and a restart: every alert arrives, none is accepted twice, every signature verifies. The
+alerts come from a rule with no conditions whose `notify` action fires for every document."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,32 +17,17 @@ from tests.daemon.helpers import daemon_pid, query, wait_for
 
 pytestmark = pytest.mark.slow
 
-# A plugin that makes an alert for every processed document, as a rule's `notify` does.
-ALERT_PLUGIN = """\
-from workflowd import hookimpl
-from workflowd.alerts.make import make_alert
-
-
-@hookimpl
-def document_processed(document, store, settings):
-    make_alert(store, settings, kind="rule", name="every-document", level="warning",
-               message=f"document {document.id} arrived", reason="the test plugin alerts on everything",
-               documents=[document.id], notify=["hook"], document_id=document.id)
-"""
-
 
 def delivery_config(env: Env, port: int, *, delays: str = "[" + ", ".join(["0.3"] * 300) + "]") -> None:
-    plugins = env.root / "plugins"
-    plugins.mkdir(exist_ok=True)
-    plugins.chmod(0o755)
-    (plugins / "alert_everything.py").write_text(ALERT_PLUGIN)
-    (plugins / "alert_everything.py").chmod(0o644)
     env.write_config(
-        f"plugins_dir = {json.dumps(str(plugins))}\n"
-        + base_config(env.data_dir, env.inbox)
+        base_config(env.data_dir, env.inbox)
         + f"""
 [pipelines.default]
 steps = []
+
+[[rules]]
+name = "every-document"
+actions = [{{ type = "notify", to = ["hook"], message = "{{{{ name }}}} arrived" }}]
 
 [notifiers.hook]
 type = "webhook"
@@ -123,6 +108,7 @@ def test_alerts_arrive_once_and_signed_through_refusals_timeouts_503s_and_a_rest
         event = Webhook(SECRET).verify(req.body, req.headers)
         row = by_id[req.headers["webhook-id"]]
         assert req.body.decode() == row["body"] and event["data"]["id"] == row["alert_id"]
+        assert event["data"]["name"] == "every-document" and event["data"]["message"].endswith(".txt arrived")
     statuses = [r.answer.status for r in requests]
     assert (
         sum(r.answer.delay > 0 for r in requests) >= 3 and statuses.count(503) >= 5
