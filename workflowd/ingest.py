@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .alerts.delivery import deliver_due
 from .config import FolderSourceSettings, Settings
 from .extract import SandboxedExtractor
 from .filenames import display
@@ -29,6 +30,7 @@ CHANGED_RETRIES = 5
 class IngestReport:
     document_ids: list[int] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    pending_deliveries: int = 0  # alerts' deliveries still waiting after this run's one pass
 
 
 def ingest(settings: Settings, targets: list[Path], *, pipeline: str | None = None) -> IngestReport:
@@ -48,6 +50,8 @@ def ingest(settings: Settings, targets: list[Path], *, pipeline: str | None = No
         store.jobs.recover()
         with SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir) as extractor:
             report.document_ids = _process_all(store, Processor(store, settings, pipelines, extractor), taken)
+        deliver_due(settings, store)  # without a daemon the webhook still goes out; its retries wait for one
+        report.pending_deliveries = store.outbox.counts()["pending"]
     finally:
         pipelines.close()
         store.close()

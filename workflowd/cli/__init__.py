@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import ConfigError, PluginError, WorkflowdError
 from ..privacy import private_umask
 from . import (
+    alert_cmds,
     check_cmds,
     correction_cmds,
     daemon_cmds,
@@ -26,7 +27,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 COMMAND_MODULES = (
     setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds,
-    rules_cmds,
+    rules_cmds, alert_cmds,
 )
 
 

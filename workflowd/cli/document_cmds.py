@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import load_config
+from ..daemon import control
 from ..errors import WorkflowdError
 from ..ingest import ingest
 from ..logs import setup_logging
@@ -49,6 +50,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = load_config(getattr(args, "config", None))
     setup_logging("WARNING", None, stderr=True)
     report = ingest(settings, args.paths, pipeline=args.pipeline)
+    if report.pending_deliveries and control.wake_delivery(settings) is None:
+        # A running daemon was just told to retry them (asleep, it would not know); without one, say so.
+        n = report.pending_deliveries
+        error(f"{n} alert {'delivery waits' if n == 1 else 'deliveries wait'} to be retried: by the daemon "
+              "(`workflowd start`), or now with `workflowd alerts retry ID` (`workflowd alerts` lists them)")
     store = Store(settings.db_path)
     try:
         docs = store.documents.list(ids=report.document_ids)

@@ -89,6 +89,19 @@ def reload(settings: Settings) -> int:
     return int(info["pid"])
 
 
+def wake_delivery(settings: Settings) -> int | None:
+    """Tell a running daemon that the outbox changed (SIGUSR1), so that it sends what is due now;
+    returns its pid, or None when none runs."""
+    info = running_info(settings.pid_path)
+    if info is None or not isinstance(info.get("pid"), int):
+        return None
+    try:
+        os.kill(info["pid"], signal.SIGUSR1)
+    except (ProcessLookupError, PermissionError):
+        return None
+    return int(info["pid"])
+
+
 def status(settings: Settings) -> dict[str, Any]:
     """What ``status --json`` prints: running, pid, uptime, queue depth, documents by status."""
     info = running_info(settings.pid_path)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from ..alerts.delivery import DeliveryThread
+from ..alerts.make import OUTBOX_CHANGED
 from ..config import Settings, load_config
 from ..errors import StoreError, WorkflowdError
 from ..filenames import display
@@ -74,6 +76,9 @@ class Daemon:
         self._reload = True
         self._wake.set()
 
+    def _on_outbox(self, signum: int, frame: FrameType | None) -> None:
+        OUTBOX_CHANGED.set()  # another process changed the outbox (`workflowd alerts retry`, ingest)
+
     # -- life cycle ------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -86,6 +91,7 @@ class Daemon:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_reload)
+        signal.signal(signal.SIGUSR1, self._on_outbox)
         private_umask()  # whatever umask started us: the data dir and all in it are the owner's
         try:
             try:
@@ -150,6 +156,8 @@ class Daemon:
         self.observer.start()
         self.sources = self._start_sources(settings)
         self.worker.start()
+        self.delivery = DeliveryThread(lambda: self.settings, on_exit=self._wake.set)
+        self.delivery.start()
         log.info(
             "workflowd started (pid %d); watching %s; pipelines: %s",
             os.getpid(),
@@ -182,6 +190,11 @@ class Daemon:
                 source.stop()
                 source.start(self.observer)
             self._rescan_now = True  # what it missed meanwhile
+        if not self.delivery.is_alive() and not self.delivery.stopping:
+            self.restarts.spend("the delivery thread")
+            log.error("the delivery thread died; starting another")
+            self.delivery = DeliveryThread(lambda: self.settings, on_exit=self._wake.set)
+            self.delivery.start()
         for imap in self.mail_sources:
             if not imap.alive and not imap.stopping:
                 self.restarts.spend(f"the thread of IMAP source {imap.name}")
@@ -213,12 +226,17 @@ class Daemon:
         return ", ".join([str(s.root) for s in self.sources] + [f"{m.name} {m.conf.folders}" for m in self.mail_sources])
 
     def _shutdown(self) -> None:
+        delivery = getattr(self, "delivery", None)
+        if delivery is not None:
+            delivery.stop()  # it ends after the try in flight, if any; what is pending waits in the outbox
         if getattr(self, "retraining", None) is not None:
             self.retraining.stop()
         self._stop_sources()
         if getattr(self, "observer", None) is not None:
             self.observer.stop()
             self.observer.join(timeout=5)
+        if delivery is not None:
+            delivery.join(timeout=self.settings.daemon.stop_timeout)
         worker = getattr(self, "worker", None)
         if worker is None or not worker.is_alive():
             return

@@ -13,6 +13,7 @@ from .jobs import Job, JobLost, Jobs
 from .mail import Mail
 from .migrations import SCHEMA_VERSION
 from .model_versions import ModelVersions
+from .outbox import Outbox
 from .results import StepResults
 from .rule_runs import RuleRuns
 from .surges import SurgeStreams
@@ -37,3 +38,4 @@ class Store(StoreDB):
         self.tags = Tags(self)
         self.rule_runs = RuleRuns(self)
         self.surges = SurgeStreams(self)
+        self.outbox = Outbox(self)
