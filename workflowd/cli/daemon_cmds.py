@@ -94,6 +94,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(f"queue: {info['queue']} job(s)")
     counts = ", ".join(f"{k} {v}" for k, v in info["counts"].items())
     console.print(f"documents: {counts}")
+    deliveries = info["deliveries"]
+    if any(deliveries.values()):
+        console.print("alert deliveries: " + ", ".join(f"{k} {v}" for k, v in deliveries.items())
+                      + ("  (`workflowd alerts` shows why)" if deliveries.get("dead") else ""))
     console.print(f"data dir: {info['data_dir']}", markup=False)
     for source in info["sources"]:
         console.print(f"source {source['name']}", markup=False)

@@ -99,6 +99,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         doc["locations"] = store.documents.locations(args.id)
         doc["children"] = store.documents.children(args.id)
         doc["results"] = store.results.for_document(args.id)
+        doc["tags"] = store.tags.for_document(args.id)
+        doc["rules"] = store.rule_runs.for_document(args.id)
+        doc["alerts"] = [
+            {k: a[k] for k in ("id", "created_at", "kind", "name", "level", "message", "reason")}
+            for a in store.alerts.for_document(args.id)
+        ]
     finally:
         store.close()
     if args.json:
@@ -114,6 +120,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         console.print(loc["path"], markup=False, highlight=False)
     if doc["children"]:
         console.print(f"[bold]attachments[/bold]: {', '.join(map(str, doc['children']))}")
+    if doc["tags"]:
+        console.print("[bold]tags[/bold]: ", end="")
+        console.print(", ".join(doc["tags"]), markup=False)
+    ran = [f"{name} {run['status']}" for name, run in doc["rules"].items() if run["status"] != "skipped"]
+    if ran:
+        console.print("[bold]rules[/bold]: ", end="")
+        console.print("; ".join(ran), markup=False)
+    for alert in doc["alerts"]:
+        console.print(f"[bold]alert {alert['id']}[/bold] ({alert['level']}): ", end="")
+        console.print(f"{alert['message']}; {alert['reason']}", markup=False)
     describe = _describers(args)
     for step, result in doc["results"].items():
         version = f" ({result['model_version']})" if result.get("model_version") else ""

@@ -103,7 +103,8 @@ def wake_delivery(settings: Settings) -> int | None:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """What ``status --json`` prints: running, pid, uptime, queue depth, documents by status."""
+    """What ``status --json`` prints: running, pid, uptime, queue depth, documents by status, alert
+    deliveries by status."""
     info = running_info(settings.pid_path)
     out: dict[str, Any] = {
         "running": info is not None,
@@ -114,6 +115,7 @@ def status(settings: Settings) -> dict[str, Any]:
         "config": str(settings.file) if settings.file else None,
         "queue": 0,
         "counts": {},
+        "deliveries": {"pending": 0, "delivered": 0, "dead": 0},
         "sources": [_describe_source(s) for s in settings.sources],
     }
     if settings.db_path.exists():
@@ -121,6 +123,7 @@ def status(settings: Settings) -> dict[str, Any]:
         try:
             out["queue"] = store.jobs.depth()
             out["counts"] = store.documents.counts()
+            out["deliveries"] = store.outbox.counts()
         finally:
             store.close()
     else:

@@ -71,6 +71,15 @@ class Alerts:
             sql += f" LIMIT {int(limit)}"
         return [_alert(r) for r in self.db.query(sql, params)]
 
+    def for_document(self, doc_id: int) -> list[dict[str, Any]]:
+        """The alerts that list the document, oldest first."""
+        rows = self.db.query(
+            "SELECT * FROM alerts WHERE document_id = ? OR EXISTS (SELECT 1 FROM json_each(alerts.documents) j"
+            " WHERE j.value = ?) ORDER BY id",
+            (doc_id, doc_id),
+        )
+        return [_alert(r) for r in rows]
+
     def last_time(self, kind: str, name: str, scope: str | None) -> str | None:
         """When the newest alert of this kind, name and scope was made (surges' cooldown)."""
         return self.db.scalar(
