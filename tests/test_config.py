@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-
-from workflowd.alerts.settings import NOTIFIER_MODELS, SurgeSettings
-from workflowd.rules.settings import ACTION_MODELS, RuleSettings, When
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
+from tests.conftest import REPO, Env
+from workflowd.alerts.settings import NOTIFIER_MODELS, SurgeSettings
 from workflowd.config import SOURCE_MODELS, Settings, load_config
 from workflowd.errors import ConfigError
-
-from tests.conftest import REPO, Env
+from workflowd.rules.settings import ACTION_MODELS, RuleSettings, When
 
 EXAMPLE = REPO / "config.example.toml"
 

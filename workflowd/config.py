@@ -12,8 +12,8 @@ import difflib
 import ipaddress
 import os
 import tomllib
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (

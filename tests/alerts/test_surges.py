@@ -56,7 +56,7 @@ class Feed:
         sha = hashlib.sha256(f"doc {self.n}".encode()).hexdigest()
         found = FoundFile(source=source, path=f"/in/{self.n}.txt", name=f"{self.n}.txt", sha256=sha, size=1)
         doc_id, _ = self.store.documents.add(found, pipeline="default", max_attempts=1)
-        with self.store.transaction() as conn:
+        with self.store.transaction():
             self.store.documents.set_extracted(doc_id, media_type="text/plain", title=None,
                                                text=text or f"story number {self.n}", meta={})
             self.store.results.save(doc_id, "sentiment", data={"label": label, "score": 0.0}, confidence=0.9,

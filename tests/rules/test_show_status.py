@@ -9,17 +9,17 @@ from tests.conftest import Env, base_config
 
 def test_show_and_status_tell_what_rules_and_alerts_did(wf_env: Env, tmp_path: Path) -> None:
     env = wf_env
-    env.write_config(base_config(env.data_dir, env.inbox, f"""
+    env.write_config(base_config(env.data_dir, env.inbox, """
 [pipelines.default]
 steps = []
 [[rules]]
 name = "tag-notes"
-when = {{ name = "*.txt" }}
-actions = [{{ type = "tag", tags = ["notes", "y{{{{ date.year }}}}"] }}, {{ type = "notify", to = ["hook"] }}]
+when = { name = "*.txt" }
+actions = [{ type = "tag", tags = ["notes", "y{{ date.year }}"] }, { type = "notify", to = ["hook"] }]
 [[rules]]
 name = "pdfs-only"
-when = {{ media_type = "application/pdf" }}
-actions = [{{ type = "tag", tags = "pdf" }}]
+when = { media_type = "application/pdf" }
+actions = [{ type = "tag", tags = "pdf" }]
 [notifiers.hook]
 type = "webhook"
 url = "http://127.0.0.1:9/hook"

@@ -91,26 +91,23 @@ class _FileAction(_Strict):
         return check(v, "to")
 
 
-class MoveAction(_FileAction):
+class _RootedAction(_FileAction):
+    @field_validator("to")
+    @classmethod
+    def _rooted(cls, v: str) -> str:
+        return _rooted_target(v)
+
+
+class MoveAction(_RootedAction):
     """Move the file to ``to`` (a path template under a fixed folder); its location follows."""
 
     type: Literal["move"]
 
-    @field_validator("to")
-    @classmethod
-    def _rooted(cls, v: str) -> str:
-        return _rooted_target(v)
 
-
-class CopyAction(_FileAction):
+class CopyAction(_RootedAction):
     """Copy the file to ``to`` (a path template under a fixed folder)."""
 
     type: Literal["copy"]
-
-    @field_validator("to")
-    @classmethod
-    def _rooted(cls, v: str) -> str:
-        return _rooted_target(v)
 
 
 class RenameAction(_FileAction):
@@ -121,7 +118,7 @@ class RenameAction(_FileAction):
     @field_validator("to")
     @classmethod
     def _a_name(cls, v: str) -> str:
-        literal = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", v, flags=re.S)
+        literal = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", v, flags=re.DOTALL)
         if "/" in literal:
             raise ValueError(f"rename.to {v!r} is a new name, without a folder: use move to change folders")
         return v
