@@ -167,3 +167,45 @@ def test_new_documents_are_processed_before_reruns(setup) -> None:
     new = _take(store, processor, tmp / "b.txt")
     job = store.jobs.claim()
     assert (job.kind, job.document_id) == ("process", new)
+
+
+def test_hooks_a_stop_cut_short_run_at_the_next_start_and_rules_only_once(tmp_path: Path, monkeypatch) -> None:
+    """A document stored but killed before its rules ran gets them at the next start; a rule that
+    had already run for it is not run again."""
+    config = tmp_path / "c.toml"
+    config.write_text(textwrap.dedent(f"""
+        data_dir = "{tmp_path / 'data'}"
+        [pipelines.default]
+        steps = []
+        [[rules]]
+        name = "tag-all"
+        actions = [{{ type = "tag", tags = ["seen"] }}]
+        [[rules]]
+        name = "copy-all"
+        actions = [{{ type = "copy", to = "{tmp_path / 'copies'}/{{{{ name }}}}" }}]
+    """))
+    settings = load_config(config)
+    store = Store(settings.db_path)
+    (tmp_path / "a.txt").write_text("hello there")
+    (tmp_path / "b.txt").write_text("and again")
+    with SandboxedExtractor(settings.extract, settings.blob_dir) as extractor:
+        processor = Processor(store, settings, build_pipelines(settings), extractor)
+        first = _take(store, processor, tmp_path / "a.txt")
+        assert processor.process(store.jobs.claim()) == "done"  # hooks ran: nothing pending
+        assert store.documents.hooks_pending() == []
+        assert store.rule_runs.for_document(first)["copy-all"]["status"] == "applied"
+        second = _take(store, processor, tmp_path / "b.txt")
+        with monkeypatch.context() as m:  # the process dies between the commit and the hooks
+            m.setattr(Processor, "_processed", lambda self, view: None)
+            assert processor.process(store.jobs.claim()) == "done"
+        assert store.documents.hooks_pending() == [second]
+        assert store.rule_runs.for_document(second) == {} and not (tmp_path / "copies" / "b.txt").exists()
+        store.rule_runs.record(second, "tag-all", "applied", {})  # this one had run before the stop
+
+        restarted = Processor(store, settings, build_pipelines(settings), extractor)
+        assert restarted.resume_hooks() == 1
+    assert store.documents.hooks_pending() == []
+    assert (tmp_path / "copies" / "b.txt").read_text() == "and again"
+    assert store.tags.for_document(second) == []  # tag-all was not run a second time
+    assert sorted(p.name for p in (tmp_path / "copies").iterdir()) == ["a.txt", "b.txt"]
+    store.close()

@@ -106,6 +106,8 @@ class Processor:
                 if view.encoded is not None:
                     self.store.embeddings.save(doc["id"], self.settings.model.base, view.encoded.embedding)
                 self._add_attachments(doc, job, extraction)
+                if self._hooks():
+                    self.store.documents.set_hooks_pending(doc["id"], True)
         except JobLost as exc:
             log.warning("%s; its results were dropped", exc)
             return "queued"
@@ -120,13 +122,31 @@ class Processor:
         self._processed(view)
         return "done"
 
+    def _hooks(self) -> list[Any]:
+        plugins = self.pipelines.plugins
+        return plugins.hook.document_processed.get_hookimpls() if plugins is not None else []
+
+    def resume_hooks(self) -> int:
+        """Run the hooks of documents stored before a crash cut their hooks short (rules run once
+        per document whatever happens, so those that ran are not run again); returns how many."""
+        ids = self.store.documents.hooks_pending()
+        for doc_id in ids:
+            doc = self.store.documents.get(doc_id)
+            if doc is None:
+                continue
+            self._processed(Document(
+                id=doc["id"], text=doc["text"] or "", title=doc["title"], media_type=doc["media_type"],
+                source=doc["source"], path=doc["path"], name=doc["name"], parent_id=doc["parent_id"],
+                meta=doc["meta"],
+            ))
+        if ids:
+            log.warning("ran the document_processed hooks (rules, surges) of %d document(s) a stop cut short", len(ids))
+        return len(ids)
+
     def _processed(self, view: Document) -> None:
         """Run the plugins' ``document_processed`` hooks, each on its own: one that raises is
         logged and the others still run (the document is stored whatever they do)."""
-        plugins = self.pipelines.plugins
-        if plugins is None:
-            return
-        impls = plugins.hook.document_processed.get_hookimpls()
+        impls = self._hooks()
         if not impls:
             return
         given = {
@@ -140,6 +160,8 @@ class Processor:
                 impl.function(**{name: given[name] for name in impl.argnames})
             except Exception:
                 log.exception("plugin %s failed in document_processed for document %s", impl.plugin_name, view.id)
+        with self.store.transaction():
+            self.store.documents.set_hooks_pending(view.id, False)
 
     def _repredict(self, jobs: list[Job]) -> dict[int, str]:
         """Re-run one step on stored text (no extraction); the new result replaces the old one.

@@ -91,6 +91,10 @@ class Worker(threading.Thread):
         )
         processor = Processor(store, self.settings, self.pipelines, extractor)
         try:
+            try:
+                processor.resume_hooks()
+            except Exception:  # never keeps the worker from its queue
+                log.exception("could not catch up the document_processed hooks cut short by a stop")
             while not self._stopping.is_set():
                 extractor, processor = self._apply_replacement(store, extractor, processor)
                 jobs: list[Job] = []

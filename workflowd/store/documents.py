@@ -270,6 +270,14 @@ class Documents:
         )
         return [r["text"] for r in rows]
 
+    def set_hooks_pending(self, doc_id: int, pending: bool) -> None:
+        self.db.conn.execute("UPDATE documents SET hooks_pending = ? WHERE id = ?", (int(pending), doc_id))
+
+    def hooks_pending(self, limit: int = 1000) -> list[int]:
+        """Documents stored whose document_processed hooks have not all run (a crash in between)."""
+        rows = self.db.query("SELECT id FROM documents WHERE hooks_pending = 1 ORDER BY id LIMIT ?", (limit,))
+        return [r["id"] for r in rows]
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         for row in self.db.query("SELECT status, COUNT(*) AS n FROM documents GROUP BY status"):

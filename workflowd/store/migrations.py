@@ -304,6 +304,13 @@ def _m007_actions(db: Database) -> None:
     )
 
 
+def _m008_hooks_pending(db: Database) -> None:
+    """Set in the transaction that stores a document's results, cleared once its document_processed
+    hooks (rules, surges, plugins) have run: a crash in between is caught up at the next start."""
+    db.execute("ALTER TABLE documents ADD COLUMN hooks_pending INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX idx_documents_hooks_pending ON documents (hooks_pending) WHERE hooks_pending = 1")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial,
     _m002_embeddings,
@@ -312,6 +319,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m005_repredict_jobs,
     _m006_raw_paths,
     _m007_actions,
+    _m008_hooks_pending,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
