@@ -14,16 +14,14 @@ import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     PrivateAttr,
     SecretStr,
-    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -40,6 +38,7 @@ from .alerts.settings import (
 )
 from .errors import ConfigError
 from .rules.settings import ACTION_MODELS, RuleSettings
+from .tagged import type_union
 
 ENV_PREFIX = "WORKFLOWD_"
 CONFIG_ENV = "WORKFLOWD_CONFIG"
@@ -195,24 +194,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _source_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("type", "folder"))
-    return str(getattr(value, "type", "folder"))
-
-
-SourceSettings = Annotated[
-    Annotated[FolderSourceSettings, Tag("folder")]
-    | Annotated[MaildirSourceSettings, Tag("maildir")]
-    | Annotated[ImapSourceSettings, Tag("imap")],
-    Discriminator(_source_type, custom_error_type="source_type",
-                  custom_error_message="type must be one of folder, maildir, imap"),
-]
 SOURCE_MODELS: dict[str, type[BaseModel]] = {
     "folder": FolderSourceSettings,
     "maildir": MaildirSourceSettings,
     "imap": ImapSourceSettings,
 }
+SourceSettings = type_union(SOURCE_MODELS, what="source", default="folder")
 
 
 class TrainingSettings(_Section):

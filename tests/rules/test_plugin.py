@@ -77,7 +77,7 @@ def test_the_hook_logs_and_never_raises(tmp_path: Path, caplog: pytest.LogCaptur
     store = Store(settings.db_path)
     try:
         with caplog.at_level(logging.ERROR, logger="workflowd.rules"):
-            plugin.document_processed(document=Document(id=999, text=""), store=store, settings=settings)
+            plugin.document_processed(document=Document(id=999, text=""), results={}, store=store, settings=settings)
         assert "rules could not run on document 999" in caplog.text
     finally:
         store.close()

@@ -8,7 +8,7 @@ import logging
 import threading
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # config imports the settings of rules and alerts: no cycle at run time
     from ..config import Settings
@@ -43,7 +43,8 @@ def make_alert(
     same bytes with the same ``webhook-id``."""
     when = (now or datetime.now(UTC)).astimezone(UTC)
     created_at = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    docs = [_document_summary(store, i) for i in documents]
+    summary = ("id", "name", "title", "path", "source", "media_type", "sha256")
+    docs = [{k: d[k] for k in summary} for d in store.documents.list(ids=documents)] if documents else []
     data = {
         "kind": kind,
         "name": name,
@@ -51,7 +52,7 @@ def make_alert(
         "message": message,
         "reason": reason,
         "scope": scope,
-        "documents": [d for d in docs if d is not None],
+        "documents": docs,
         "created_at": created_at,
     }
     deliveries = [(notifier, f"msg_{uuid.uuid4().hex}") for notifier in notify]
@@ -70,9 +71,3 @@ def make_alert(
         OUTBOX_CHANGED.set()
     return alert_id
 
-
-def _document_summary(store: Store, doc_id: int) -> dict[str, Any] | None:
-    doc = store.documents.get(doc_id)
-    if doc is None:
-        return None
-    return {k: doc[k] for k in ("id", "name", "title", "path", "source", "media_type", "sha256")}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import paths
 from ..errors import ConfigError
+from ..tagged import type_union
 
 
 class _Strict(BaseModel):
@@ -121,19 +122,7 @@ NOTIFIER_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _notifier_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("type", ""))
-    return str(getattr(value, "type", ""))
-
-
-NotifierSettings = Annotated[
-    Annotated[WebhookNotifier, Tag("webhook")]
-    | Annotated[NtfyNotifier, Tag("ntfy")]
-    | Annotated[AppriseNotifier, Tag("apprise")],
-    Discriminator(_notifier_type, custom_error_type="notifier_type",
-                  custom_error_message=f"type must be one of {', '.join(NOTIFIER_MODELS)}"),
-]
+NotifierSettings = type_union(NOTIFIER_MODELS, what="notifier")
 
 
 # Standard Webhooks' schedule, stretched to about three days: the try after each failure waits this long.

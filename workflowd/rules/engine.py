@@ -88,11 +88,13 @@ def apply_rules(
     doc_id: int,
     *,
     rules: list[RuleSettings] | None = None,
+    results: dict[str, dict[str, Any]] | None = None,
     alert: AlertMaker | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> DocumentReport:
-    """Run (``dry_run``: simulate) the rules on a document; returns what each rule did."""
+    """Run (``dry_run``: simulate) the rules on a document; returns what each rule did.
+    ``results``: its step results when the caller has them already (else they are read)."""
     rules = settings.rules if rules is None else rules
     doc = store.documents.get(doc_id)
     if doc is None:
@@ -101,8 +103,9 @@ def apply_rules(
     from_blobs = kept_in_blobs(doc)
     needs_file = any(a.type in FILE_ACTIONS for r in rules if r.enabled for a in r.actions)
     file = None if from_blobs else current_file(store, doc, settings.blob_dir, verify=needs_file)
-    subject = Subject(doc, store.results.for_document(doc_id), tuple(store.tags.for_document(doc_id)), file,
-                      from_blobs)
+    if results is None:
+        results = store.results.for_document(doc_id)
+    subject = Subject(doc, results, tuple(store.tags.for_document(doc_id)), file, from_blobs)
     ran = store.rule_runs.for_document(doc_id)
     report = DocumentReport(doc_id, display(subject.name), display(file) if file else None, from_blobs)
     stopped_by: str | None = None

@@ -14,11 +14,12 @@ log = logging.getLogger("workflowd.rules")
 
 
 @hookimpl(tryfirst=True)
-def document_processed(document: Any, store: Any, settings: Any) -> None:
+def document_processed(document: Any, results: dict[str, Any], store: Any, settings: Any) -> None:
     """Apply the configured rules to the document just stored (before the surges look at it)."""
     if not settings.rules or document.id is None:
         return
     try:
-        apply_rules(store, settings, document.id, alert=functools.partial(make_alert, store, settings))
+        apply_rules(store, settings, document.id, results=results,
+                    alert=functools.partial(make_alert, store, settings))
     except Exception:
         log.exception("rules could not run on document %s", document.id)

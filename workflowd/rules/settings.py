@@ -6,10 +6,11 @@ Every key here is documented in config.example.toml; the README has a worked exa
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..tagged import type_union
 from .templates import check
 
 OnConflict = Literal["rename_new", "skip", "overwrite", "rename_existing", "trash"]
@@ -192,22 +193,7 @@ ACTION_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _action_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("type", ""))
-    return str(getattr(value, "type", ""))
-
-
-Action = Annotated[
-    Annotated[MoveAction, Tag("move")]
-    | Annotated[CopyAction, Tag("copy")]
-    | Annotated[RenameAction, Tag("rename")]
-    | Annotated[TagAction, Tag("tag")]
-    | Annotated[RunAction, Tag("run")]
-    | Annotated[NotifyAction, Tag("notify")],
-    Discriminator(_action_type, custom_error_type="action_type",
-                  custom_error_message=f"type must be one of {', '.join(ACTION_MODELS)}"),
-]
+Action = type_union(ACTION_MODELS, what="action")
 
 
 class RuleSettings(_Strict):
