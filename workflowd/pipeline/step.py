@@ -82,6 +82,11 @@ class Step:
         self.settings = settings
         self.context = context
 
+    def forks(self) -> frozenset[int]:
+        """Layers of the shared encoder whose hidden states the step reads from the document's
+        shared pass (``doc.encoded.fork_states``): a task branch (workflowd/models/branch.py)."""
+        return frozenset()
+
     def run(self, doc: Document) -> StepResult:
         raise NotImplementedError
 

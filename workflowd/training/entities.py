@@ -1,4 +1,5 @@
-"""Training the entity tagger on CoNLL data: LoRA on the shared encoder, word shapes, BIO.
+"""Training the entity tagger on CoNLL data: a branch of the shared encoder (its top layers,
+fine-tuned; the layers below stay frozen and shared), word shapes, BIO.
 
 Every sub-word token is trained (B-X on a word's first piece, I-X on the rest). The model
 kept is the epoch with the best entity-level F1 on the validation documents (seqeval, exact
@@ -21,12 +22,13 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import ModelError
+from ..models.branch import Branch
 from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
 from .common import Progress
-from .finetune import load_head_state, resume_adapter, tunable_copy
+from .finetune import load_head_state
 from .fit import Validation, fit, random_batches
 
 IGNORE = -100
@@ -34,12 +36,11 @@ IGNORE = -100
 
 @dataclass
 class EntityParams:
-    epochs: int = 4
-    lr: float = 1e-3
+    epochs: int = 6
+    lr: float = 3e-4  # the branch's layers
     head_lr: float = 1e-3
     batch_size: int = 8
-    lora_r: int = 16
-    lora_alpha: int = 32
+    branch_layers: int = 1  # the encoder's top layers the tagger has its own copy of
     weight_decay: float = 0.01
     warmup_share: float = 0.1
     shapes: bool = True
@@ -182,7 +183,6 @@ def evaluate_docs(tagger: Tagger, docs: Sequence[PreparedDoc]) -> dict[str, Any]
 @dataclass
 class TaggerOutcome:
     tagger: Tagger
-    adapter_model: torch.nn.Module
     metrics: dict[str, Any]
     meta: dict[str, Any]
     history: list[dict[str, Any]]
@@ -222,18 +222,21 @@ def train_prepared(
     items = [(w, y) for d in train for w, y in zip(d.windows, d.labels, strict=True)]
     if not items:
         raise ModelError("nothing to train the entity tagger on (no text in the training documents)")
-    # the adapter, then the head: the order of their random initialisation is that of the
-    # shipped artifact's training run, which the same command reproduces bit for bit
-    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
-             else resume_adapter(encoder, init / "adapter"))
+    # the branch, then the head; going on from a saved tagger: its branch and head
+    if init is None:
+        branch = Branch.from_encoder(encoder.model, params.branch_layers).to(encoder.device)
+    else:
+        branch = Branch.load(init / "branch.safetensors", encoder.model, _saved_fork(init)).to(encoder.device)
+    for p in branch.parameters():
+        p.requires_grad_(True)
     head = TaggerHead(encoder.dim, len(tags)).to(encoder.device)
     if init is not None:
         load_head_state(head, init / "head.safetensors")
-    tagger = Tagger(encoder, model, head, tags)
+    tagger = Tagger(encoder, branch, head, tags)
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         chosen = [items[i] for i in batch]
-        logits = window_logits(model, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
+        logits = window_logits(encoder.model, branch, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
         y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
         for row, (_w, labels) in enumerate(chosen):
             y[row, : len(labels)] = torch.from_numpy(labels)
@@ -244,14 +247,14 @@ def train_prepared(
         return Validation(f1, f1=f1, record={"val_f1": f1})
 
     fitted = fit(
-        model, head, random_batches(len(items), params.batch_size, params.seed), batch_loss, validate,
+        branch, head, random_batches(len(items), params.batch_size, params.seed), batch_loss, validate,
         epochs=params.epochs, steps_per_epoch=math.ceil(len(items) / params.batch_size), lr=params.lr,
         head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
         patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
     )
     final = evaluate_docs(tagger, val) if val else {}
     meta = {
-        "method": "lora",
+        "method": "branch",
         "types": list(TYPES),
         "params": params.__dict__,
         "best_epoch": fitted.best_epoch,
@@ -262,4 +265,13 @@ def train_prepared(
         "train_seconds": round(time.perf_counter() - t_start, 1),
         "history": fitted.history,
     }
-    return TaggerOutcome(tagger, model, final, meta, fitted.history)
+    return TaggerOutcome(tagger, final, meta, fitted.history)
+
+
+def _saved_fork(folder: Path) -> int:
+    import json
+
+    try:
+        return int(json.loads((folder / "meta.json").read_text())["fork"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"cannot read the tagger's fork layer in {folder}/meta.json: {exc}") from None
