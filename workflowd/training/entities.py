@@ -22,8 +22,8 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import ModelError
-from ..models.branch import Branch
-from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
+from ..models.branch import Branch, hidden_at
+from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder, pad_windows
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
@@ -169,8 +169,33 @@ def entity_metrics(truth: list[list[str]], predicted: list[list[str]]) -> dict[s
     }
 
 
-def evaluate_docs(tagger: Tagger, docs: Sequence[PreparedDoc]) -> dict[str, Any]:
-    probs = tagger.scores([d.windows for d in docs])
+TRUNK_CACHE_BYTES = 2 * 1024**3  # states below the fork kept for training, at most
+
+
+@torch.no_grad()
+def fork_states(encoder: Encoder, wins: Sequence[Window], fork: int) -> list[torch.Tensor] | None:
+    """Each window's hidden states below layer ``fork`` (frozen in training); None when they
+    would take more than TRUNK_CACHE_BYTES (then each batch computes its own)."""
+    if sum(len(w.chunk.input_ids) for w in wins) * encoder.dim * 4 > TRUNK_CACHE_BYTES:
+        return None
+    out: list[torch.Tensor] = [torch.empty(0)] * len(wins)
+    order = sorted(range(len(wins)), key=lambda i: len(wins[i].chunk.input_ids))
+    for b in range(0, len(order), 32):
+        idx = order[b : b + 32]
+        ids, mask = pad_windows([wins[i].chunk for i in idx], encoder.pad_id)
+        hidden = hidden_at(encoder.model, ids.to(encoder.device), mask.to(encoder.device), fork)
+        for row, i in enumerate(idx):
+            out[i] = hidden[row, : len(wins[i].chunk.input_ids)].clone()
+    return out
+
+
+def evaluate_docs(
+    tagger: Tagger, docs: Sequence[PreparedDoc], hidden: Sequence[Sequence[torch.Tensor] | None] | None = None
+) -> dict[str, Any]:
+    """Entity-level metrics of the documents as the step decodes them (``hidden``: each
+    document's window states at the tagger's fork, when known)."""
+    known = hidden is not None and all(h is not None for h in hidden)
+    probs = tagger.scores([d.windows for d in docs], hidden if known else None)
     truth, predicted, at = [], [], 0
     for d in docs:
         spans = tagger.decode(d.text, d.windows, probs[at : at + len(d.windows)])
@@ -233,17 +258,22 @@ def train_prepared(
     if init is not None:
         load_head_state(head, init / "head.safetensors")
     tagger = Tagger(encoder, branch, head, tags)
+    # The layers below the fork are frozen: their states are computed once, when they fit in memory.
+    cache = fork_states(encoder, [w for w, _ in items], branch.fork)
+    val_cache = [fork_states(encoder, d.windows, branch.fork) for d in val]
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         chosen = [items[i] for i in batch]
-        logits = window_logits(encoder.model, branch, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
+        hidden = [cache[int(i)] for i in batch] if cache is not None else None
+        logits = window_logits(encoder.model, branch, head, [w for w, _ in chosen], encoder.pad_id, encoder.device,
+                               hidden=hidden)
         y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
         for row, (_w, labels) in enumerate(chosen):
             y[row, : len(labels)] = torch.from_numpy(labels)
         return F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
 
     def validate() -> Validation:
-        f1 = evaluate_docs(tagger, val)["f1"] if val else None
+        f1 = evaluate_docs(tagger, val, val_cache)["f1"] if val else None
         return Validation(f1, f1=f1, record={"val_f1": f1})
 
     fitted = fit(
@@ -252,7 +282,7 @@ def train_prepared(
         head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
         patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
     )
-    final = evaluate_docs(tagger, val) if val else {}
+    final = evaluate_docs(tagger, val, val_cache) if val else {}
     meta = {
         "method": "branch",
         "types": list(TYPES),

@@ -165,7 +165,7 @@ def train_sentiment(
         "train_seconds": round(time.perf_counter() - t_start, 1),
     }
     metrics = {"validation": per, "mean_accuracy": _score}
-    return SentimentOutcome(wrapped, model, metrics, meta, fitted.history)
+    return SentimentOutcome(wrapped, metrics, meta, fitted.history)
 
 
 def _saved_fork(folder: Path) -> int:
