@@ -40,7 +40,7 @@ class EntityParams:
     lr: float = 3e-4  # the branch's layers
     head_lr: float = 1e-3
     batch_size: int = 8
-    branch_layers: int = 1  # the encoder's top layers the tagger has its own copy of
+    branch_layers: int = 2  # the encoder's top layers the tagger has its own copy of
     weight_decay: float = 0.01
     warmup_share: float = 0.1
     shapes: bool = True
