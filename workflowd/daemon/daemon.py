@@ -290,6 +290,9 @@ class Daemon:
                     self.retraining.check(self.store)
                     self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
                     next_rescan = now + self.settings.daemon.rescan_interval
+                for source in self.sources:
+                    if source.rescan_due():  # lost events, or a flood larger than its window
+                        self._rescan_source(source)
                 self._take_ready()
                 for source in self.sources:
                     source.after_processing(self.store)
@@ -306,13 +309,16 @@ class Daemon:
 
     def _rescan(self) -> None:
         for source in self.sources:
-            try:
-                found = source.scan(source.known(self.store))
-            except Exception:  # one source's failure does not stop the others
-                log.exception("rescan of %s failed", display(source.root))
-                continue
-            if found:
-                log.info("rescan of %s found %d new file(s)", display(source.root), found)
+            self._rescan_source(source)
+
+    def _rescan_source(self, source: FolderSource) -> None:
+        try:
+            found = source.scan(source.known(self.store))
+        except Exception:  # one source's failure does not stop the others
+            log.exception("rescan of %s failed", display(source.root))
+            return
+        if found:
+            log.info("rescan of %s found %d new file(s)", display(source.root), found)
 
     def _take_ready(self) -> None:
         for source in self.sources:
