@@ -20,7 +20,7 @@ class Warm(Step):
     def warm_up(self) -> None:
         CALLS.append("warm")
 
-    def run(self, doc):  # noqa: ANN001, ANN201
+    def run(self, doc):
         return StepResult({})
 
 
@@ -30,7 +30,7 @@ class Broken(Step):
     def warm_up(self) -> None:
         raise RuntimeError("cannot load my model")
 
-    def run(self, doc):  # noqa: ANN001, ANN201
+    def run(self, doc):
         return StepResult({})
 
 

@@ -356,7 +356,7 @@ def test_a_file_moved_in_from_an_unwatched_folder_is_taken_at_once(make, tmp_pat
 
 
 def test_candidates_are_a_bounded_window_and_rescans_take_the_rest(make, tmp_path: Path, monkeypatch) -> None:
-    import workflowd.sources.folder as folder
+    from workflowd.sources import folder
 
     monkeypatch.setattr(folder, "MAX_CANDIDATES", 6)
     h = make(settle_delay=0.1)
