@@ -299,6 +299,8 @@ class Daemon:
                 deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
                 deadlines += [t for s in self.sources if (t := s.due()) is not None]
                 timeout = max(0.0, min(deadlines) - self.clock())
+                if any(s.rescan_due() for s in self.sources):
+                    timeout = 0.0  # taking emptied the window of a folder with files left on disk
             except RestartsExhausted:
                 raise
             except Exception:  # e.g. the disk is full: log it and keep the daemon alive
