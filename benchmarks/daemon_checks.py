@@ -289,6 +289,7 @@ def flood(n: int = 10_000, timeout: float = 7200) -> dict[str, Any]:
         names = [f"flood-{i:05d}.txt" for i in range(n)]
         return {
             "n": n,
+            "complete": settled >= n,  # false: stopped at ``timeout`` (lost/duplicates still hold)
             "write_s": round(written, 2),
             "all_done_s": round(took, 1),
             "docs_per_s": round(settled / took, 2),
