@@ -69,12 +69,10 @@ class _Candidate:
     closed: bool = False  # its writer closed it, or it was renamed in: complete, unless written again
 
 
-@dataclass(unsafe_hash=True)
 class QueueOverflowEvent(FileSystemEvent):
     """The kernel's inotify queue overflowed (IN_Q_OVERFLOW): events under ``src_path`` were lost."""
 
     event_type = "overflow"
-    is_synthetic = True
 
 
 if InotifyFullEmitter is not None:
@@ -106,7 +104,7 @@ class _Observer(Observer):  # type: ignore[misc,valid-type]
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         if InotifyObserver is not None and isinstance(self, InotifyObserver):
-            self._emitter_class = _InotifyEmitter
+            self._emitter_class = _InotifyEmitter  # BaseObserver makes each watch's emitter from it
 
     def run(self) -> None:
         try:
