@@ -84,9 +84,9 @@ if InotifyFullEmitter is not None:
 
         def on_thread_start(self) -> None:
             super().on_thread_start()
-            group = self._inotify
-            if group is None:
-                return
+            group = getattr(self, "_inotify", None)  # watchdog 7's watch group (private)
+            if group is None or not hasattr(group, "on_queue_overflow"):
+                return  # another watchdog: overflows are then found by the periodic rescan only
             rebuild = group.on_queue_overflow
 
             def on_queue_overflow() -> None:
