@@ -163,6 +163,23 @@ class Pipelines:
         """The named pipeline; a pipeline removed from the config since falls back to ``default``."""
         return self.pipelines.get(name or "default") or self.pipelines["default"]
 
+    def warm_up(self) -> None:
+        """Load the shared encoder (when a step needs embeddings or tokens) and what each step
+        needs, so that the first document does not wait. A step that fails here is logged and
+        the others still warm up: its first document then loads (or fails) as it would have."""
+        if any(step.needs & {EMBEDDING, TOKENS} for step in self.steps.values()):
+            try:
+                self.context.models.encoder  # noqa: B018 - loads it
+            except Exception:
+                log.exception("warm-up: the shared encoder could not be loaded")
+        for step in self.steps.values():
+            try:
+                step.warm_up()
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # a plugin's failure (sys.exit() included) is its own
+                log.exception("warm-up of step %s failed; its first document loads what it needs", step.name)
+
     def close(self) -> None:
         for step in self.steps.values():
             try:

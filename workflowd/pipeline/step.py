@@ -95,5 +95,9 @@ class Step:
         pipeline runs the documents one by one, so that one bad document fails alone."""
         return [self.run(doc) for doc in docs]
 
+    def warm_up(self) -> None:
+        """Load what the step needs (models) so the first document does not wait; no other side
+        effects. Called once in the background when the daemon starts."""
+
     def close(self) -> None:
         """Release what the step holds (models, files); called when the pipeline is rebuilt."""

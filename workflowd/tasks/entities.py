@@ -109,6 +109,11 @@ class Entities(Step):
         # only pattern types: no model, no task to load it
         self.task = EntitiesTask(context.settings, context.models, settings) if settings.learned else None
 
+    def warm_up(self) -> None:
+        """Load the tagger (none when only pattern types are asked for)."""
+        if self.task is not None:
+            self.task.model().get(self.context.models)
+
     def forks(self) -> frozenset[int]:
         """The shared encoder's layer the tagger in use forks at (none without learned types)."""
         return frozenset({self.task.model().get(self.context.models).fork}) if self.task is not None else frozenset()

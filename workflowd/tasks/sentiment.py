@@ -74,6 +74,10 @@ class Sentiment(Step):
         super().__init__(settings, context)
         self.task = SentimentTask(context.settings, context.models, settings)
 
+    def warm_up(self) -> None:
+        """Load the sentiment model in use."""
+        self.task.model().get(self.context.models)
+
     def forks(self) -> frozenset[int]:
         """The shared encoder's layer the sentiment model in use forks at."""
         return frozenset({self.task.model().get(self.context.models).fork})
