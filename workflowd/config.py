@@ -73,7 +73,7 @@ class ExtractSettings(_Section):
 class ModelSettings(_Section):
     base: str = Field("bundled", description="the encoder: bundled, a local folder, or a Hugging Face id")
     device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:1...")
-    threads: int = Field(0, ge=0, description="CPU threads for torch; 0 lets torch decide")
+    threads: int = Field(0, ge=0, description="CPU threads for torch or ONNX Runtime; 0: all cores")
     batch_size: int = Field(16, ge=1, description="windows per forward pass")
     max_tokens: int = Field(256, ge=16, le=8192, description="tokens per window, special tokens included")
     chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive windows")

@@ -187,6 +187,12 @@ class Encoder:
                          output_hidden_states=bool(forks))
         return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
 
+    def prepare(self, forks: frozenset[int] = frozenset()) -> None:
+        """Build the runtime's graph for ``forks`` now (ONNX: export or load it) rather than at
+        the first batch; nothing to do in torch."""
+        if self.onnx is not None:
+            self.onnx.prepare(forks)
+
     def run_branch(self, branch: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """A task branch's layers over hidden states at its fork (inference)."""
         if self.onnx is not None:

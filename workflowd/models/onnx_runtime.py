@@ -108,7 +108,10 @@ def weights_hash(module: torch.nn.Module, *extra: object) -> str:
 
 def _versions(module: torch.nn.Module) -> tuple[int, ...]:
     """Cheap change detector: torch bumps a tensor's version on every in-place write."""
-    return tuple(p._version for p in module.parameters())
+    try:
+        return tuple(p._version for p in module.parameters())
+    except RuntimeError:  # inference tensors (made under inference_mode) keep no version
+        return tuple(p.data_ptr() for p in module.parameters())
 
 
 def eager_copy(module: torch.nn.Module) -> torch.nn.Module:
@@ -193,6 +196,10 @@ class OnnxRuntime:
         feeds = {"hidden": hidden.detach().to("cpu", torch.float32).contiguous().numpy(),
                  "attention_mask": _int64(mask)}
         return torch.from_numpy(graph.run(["states"], feeds)[0])
+
+    def prepare(self, forks: frozenset[int] = frozenset()) -> bool:
+        """Export or load the trunk's graph for ``forks`` now; False: it will run in torch."""
+        return self._trunk_graph(forks) is not None
 
     # -- graphs: cached, or exported once ---------------------------------------------------
 
