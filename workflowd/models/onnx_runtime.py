@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -136,6 +137,36 @@ class _Trunk(torch.nn.Module):
         return (out.last_hidden_state, *(out.hidden_states[f] for f in self.forks))
 
 
+class _BranchExport(torch.nn.Module):
+    """A branch as exported: the padding mask built the way the model's own forward builds it
+    (transformers' bidirectional mask, a pattern the attention fusion recognises), else as
+    Branch.forward does; the same additive mask either way."""
+
+    def __init__(self, branch: torch.nn.Module):
+        super().__init__()
+        self.branch = branch
+        self.config = next((m.config for m in branch.modules() if hasattr(m, "config")), None)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from .branch import additive_mask
+
+        mask = None
+        if self.config is not None:
+            try:
+                from transformers.masking_utils import create_bidirectional_mask
+            except ImportError:  # an older transformers
+                create_bidirectional_mask = None
+            if create_bidirectional_mask is not None:
+                mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden,
+                                                 attention_mask=attention_mask, allow_is_bidirectional_skip=False)
+        if mask is None:
+            mask = additive_mask(attention_mask, hidden.dtype)
+        for layer in self.branch.layers:
+            out = layer(hidden, mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+
 class _Graph:
     """One exported model's session and the names of its inputs and outputs."""
 
@@ -220,8 +251,8 @@ class OnnxRuntime:
                 self._model_hash = weights_hash(self.model, FORMAT, OPSET, self.ort.__version__, torch.__version__)
             order = tuple(sorted(forks))
             name = f"trunk-{self._model_hash}-f{'_'.join(map(str, order)) or 'none'}-{self.quantize}.onnx"
-            graph = self._graph(name, lambda: _Trunk(eager_copy(self.model), order), self._trunk_example,
-                                "the encoder", fused_embeddings=True)
+            graph = self._graph(name, lambda: _Trunk(eager_copy(self.model), order), _Trunk(self.model, order),
+                                self._trunk_example, "the encoder")
             self._trunks[forks] = graph
             return graph
 
@@ -233,9 +264,8 @@ class OnnxRuntime:
                 return known[1]
             key = weights_hash(branch, FORMAT, OPSET, self.ort.__version__, torch.__version__,
                                getattr(branch, "fork", None), type(branch).__name__)
-            graph = self._graph(f"branch-{key}-{self.quantize}.onnx", lambda: eager_copy(branch),
-                                self._branch_example, f"a task branch (fork {getattr(branch, 'fork', '?')})",
-                                fused_embeddings=False)
+            graph = self._graph(f"branch-{key}-{self.quantize}.onnx", lambda: _BranchExport(eager_copy(branch)),
+                                branch, self._branch_example, f"a task branch (fork {getattr(branch, 'fork', '?')})")
             self._branches[branch] = (versions, graph)
             return graph
 
@@ -254,13 +284,15 @@ class OnnxRuntime:
         mask[1, 15:] = 0
         return (hidden, mask), ["hidden", "attention_mask"], ["states"], {}
 
-    def _graph(self, name: str, make: Callable[[], torch.nn.Module], example: Callable, what: str,
-               fused_embeddings: bool) -> _Graph | None:
+    def _graph(self, name: str, make: Callable[[], torch.nn.Module], reference: torch.nn.Module,
+               example: Callable, what: str) -> _Graph | None:
+        """The graph ``name`` from the cache, else exported from ``make()``; either way checked
+        against ``reference`` (the torch module it stands for). None: it runs in torch."""
         path = self.cache_dir / name
         if path.exists():
             try:
                 graph = self._session(path)
-                self._check(graph, make(), example, strict=self.quantize == "none")
+                self._check(graph, reference, example, strict=self.quantize == "none")
                 self.loads += 1
                 return graph
             except Exception as exc:  # noqa: BLE001  (a corrupt or foreign file: export it again)
@@ -268,13 +300,13 @@ class OnnxRuntime:
                 with contextlib.suppress(OSError):
                     path.unlink()
         try:
-            return self._export(path, make, example, what, fused_embeddings)
+            return self._export(path, make, reference, example, what)
         except Exception as exc:  # noqa: BLE001  (whatever fails here, torch still works)
             log.warning("cannot run %s in ONNX Runtime (%s: %s); it runs in torch", what, type(exc).__name__, exc)
             return None
 
-    def _export(self, path: Path, make: Callable[[], torch.nn.Module], example: Callable, what: str,
-                fused_embeddings: bool) -> _Graph:
+    def _export(self, path: Path, make: Callable[[], torch.nn.Module], reference: torch.nn.Module,
+                example: Callable, what: str) -> _Graph:
         from onnxruntime.transformers.optimizer import optimize_model
 
         t0 = time.perf_counter()
@@ -287,7 +319,8 @@ class OnnxRuntime:
         work = Path(tempfile.mkdtemp(prefix=".export-", dir=self.cache_dir))
         try:
             raw = work / "raw.onnx"
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's warnings: the graph is checked below instead
                 torch.onnx.export(module.eval(), args, str(raw), input_names=inputs, output_names=outputs,
                                   dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
             module.eval()  # the exporter can leave modules in training mode (dropout on)
@@ -297,7 +330,7 @@ class OnnxRuntime:
             counts = {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
             opt.save_model_to_file(str(fused))
             # the fp32 fused graph must equal torch before anything is built on it
-            self._check(self._session(fused), module, example, strict=True)
+            self._check(self._session(fused), reference, example, strict=True)
             final = fused
             if self.quantize == "int8":
                 import onnx
@@ -306,7 +339,7 @@ class OnnxRuntime:
                 final = work / "int8.onnx"
                 quantize_dynamic(str(fused), str(final), per_channel=True, weight_type=QuantType.QInt8,
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-                self._check(self._session(final), module, example, strict=False)
+                self._check(self._session(final), reference, example, strict=False)
             # another process may export the same graph now: each writes its own file, then renames
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
             shutil.move(str(final), tmp)
@@ -332,9 +365,14 @@ class OnnxRuntime:
     def _check(self, graph: _Graph, module: torch.nn.Module, example: Callable, strict: bool) -> None:
         """Raise unless the graph gives torch's outputs on a small random batch."""
         args, inputs, _outputs, _ = example()
-        module.eval()
-        with torch.no_grad():
-            ref = module(*args)
+        modes = [m.training for m in module.modules()]
+        try:
+            module.eval()
+            with torch.no_grad():
+                ref = module(*args)
+        finally:  # the caller's module, as it was
+            for m, mode in zip(module.modules(), modes, strict=True):
+                m.training = mode
         ref = ref if isinstance(ref, tuple) else (ref,)
         feeds = {n: (a.numpy() if a.dtype != torch.long else _int64(a)) for n, a in zip(inputs, args, strict=True)}
         got = graph.run(graph.outputs, feeds)
