@@ -94,4 +94,6 @@ class Branch(torch.nn.Module):
             branch.layers.load_state_dict({k: v.to(dtype) for k, v in state.items()})
         except (OSError, RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load the branch {path}: {exc}") from None
+        # frozen: inference may run it in another runtime (ONNX); training unfreezes its copy
+        branch.requires_grad_(False)
         return branch

@@ -21,6 +21,7 @@ import torch
 
 from ..config import ModelSettings
 from ..errors import ModelError
+from .onnx_runtime import OnnxRuntime, choose_runtime
 
 log = logging.getLogger("workflowd.models")
 
@@ -97,8 +98,10 @@ class Encoded:
 class Encoder:
     """A Hugging Face encoder with mean pooling, as sentence-transformers uses it."""
 
-    def __init__(self, settings: ModelSettings, *, model: torch.nn.Module | None = None, tokenizer=None):  # noqa: ANN001
-        """Load ``settings.base``; or wrap a ``model`` and ``tokenizer`` already loaded (a fine-tuned copy)."""
+    def __init__(self, settings: ModelSettings, *, model: torch.nn.Module | None = None, tokenizer=None,  # noqa: ANN001
+                 cache_dir: Path | None = None):
+        """Load ``settings.base``; or wrap a ``model`` and ``tokenizer`` already loaded (a fine-tuned copy).
+        ``cache_dir``: where the ONNX runtime keeps its exported graphs (None: a temporary folder)."""
         self.settings = settings
         self.source = resolve_base(settings.base)
         if settings.threads > 0:
@@ -113,7 +116,13 @@ class Encoder:
         self.dim = int(self.model.config.hidden_size)
         limit = int(getattr(self.model.config, "max_position_embeddings", 512))
         self.max_tokens = min(settings.max_tokens, limit)
-        log.info("loaded encoder %s on %s (%d dims)", settings.base, self.device, self.dim)
+        self.runtime = choose_runtime(settings.runtime, settings.quantize, self.device)
+        self.onnx: OnnxRuntime | None = None
+        if self.runtime == "onnx":
+            self.onnx = OnnxRuntime(self.model, quantize=settings.quantize, threads=settings.threads,
+                                    cache_dir=cache_dir)
+        log.info("loaded encoder %s on %s (%d dims, runtime %s%s)", settings.base, self.device, self.dim,
+                 self.runtime, f" {settings.quantize}" if self.onnx and settings.quantize != "none" else "")
 
     @property
     def name(self) -> str:
@@ -170,12 +179,26 @@ class Encoder:
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """One padded batch through the encoder: (last hidden states, {layer: hidden states
         below that layer} for each fork)."""
+        if self.onnx is not None:
+            got = self.onnx.trunk(ids, mask, forks)
+            if got is not None:
+                return got
         out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                          output_hidden_states=bool(forks))
         return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
 
+    def prepare(self, forks: frozenset[int] = frozenset()) -> None:
+        """Build the runtime's graph for ``forks`` now (ONNX: export or load it) rather than at
+        the first batch; nothing to do in torch."""
+        if self.onnx is not None:
+            self.onnx.prepare(forks)
+
     def run_branch(self, branch: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """A task branch's layers over hidden states at its fork (inference)."""
+        if self.onnx is not None:
+            got = self.onnx.branch(branch, hidden, mask)
+            if got is not None:
+                return got
         with torch.inference_mode():
             return branch(hidden.to(self.device), mask.to(self.device))
 
