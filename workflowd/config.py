@@ -83,6 +83,9 @@ class ModelSettings(_Section):
         "auto", description="auto (ONNX Runtime on the CPU when installed, torch on CUDA), torch, onnx"
     )
     quantize: Literal["none", "int8"] = Field("none", description="none, or int8 (ONNX Runtime only; less accurate)")
+    onnx_cache: Path | None = Field(
+        None, description="where graphs exported for ONNX Runtime are kept; default <data_dir>/cache/onnx"
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> ModelSettings:
@@ -358,11 +361,13 @@ class Settings(BaseSettings):
     @property
     def onnx_cache_dir(self) -> Path:
         """The encoder's and branches' graphs exported for ONNX Runtime (rebuilt when missing)."""
-        return self.data_dir / "cache" / "onnx"
+        return self.model.onnx_cache or self.data_dir / "cache" / "onnx"
 
     def resolve_paths(self, base: Path) -> None:
         """Make every path absolute: ``~`` expanded, relative paths taken from ``base``."""
         self.data_dir = paths.expand(self.data_dir, base)
+        if self.model.onnx_cache is not None:
+            self.model.onnx_cache = paths.expand(self.model.onnx_cache, base)
         if self.plugins_dir is not None:
             self.plugins_dir = paths.expand(self.plugins_dir, base)
         for source in self.sources:

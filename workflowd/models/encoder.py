@@ -193,6 +193,11 @@ class Encoder:
         if self.onnx is not None:
             self.onnx.prepare(forks)
 
+    def prepare_branch(self, branch: torch.nn.Module) -> None:
+        """Build the runtime's graph of a task branch now rather than at its first batch."""
+        if self.onnx is not None:
+            self.onnx.branch_ready(branch)
+
     def run_branch(self, branch: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """A task branch's layers over hidden states at its fork (inference)."""
         if self.onnx is not None:

@@ -228,6 +228,12 @@ class OnnxRuntime:
                  "attention_mask": _int64(mask)}
         return torch.from_numpy(graph.run(["states"], feeds)[0])
 
+    def branch_ready(self, branch: torch.nn.Module) -> bool:
+        """Export or load a (frozen) branch's graph now; False: it will run in torch."""
+        if any(p.requires_grad for p in branch.parameters()):
+            return False
+        return self._branch_graph(branch) is not None
+
     def prepare(self, forks: frozenset[int] = frozenset()) -> bool:
         """Export or load the trunk's graph for ``forks`` now; False: it will run in torch."""
         return self._trunk_graph(forks) is not None

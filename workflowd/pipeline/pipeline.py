@@ -165,11 +165,13 @@ class Pipelines:
 
     def warm_up(self) -> None:
         """Load the shared encoder (when a step needs embeddings or tokens) and what each step
-        needs, so that the first document does not wait. A step that fails here is logged and
-        the others still warm up: its first document then loads (or fails) as it would have."""
+        needs, so that the first document does not wait; then build the runtime's graph of the
+        shared pass with the states the steps' branches read. A step that fails here is logged
+        and the others still warm up: its first document then loads (or fails) as it would have."""
+        encoder = None
         if any(step.needs & {EMBEDDING, TOKENS} for step in self.steps.values()):
             try:
-                self.context.models.encoder  # noqa: B018 - loads it
+                encoder = self.context.models.encoder
             except Exception:
                 log.exception("warm-up: the shared encoder could not be loaded")
         for step in self.steps.values():
@@ -179,6 +181,15 @@ class Pipelines:
                 raise
             except BaseException:  # a plugin's failure (sys.exit() included) is its own
                 log.exception("warm-up of step %s failed; its first document loads what it needs", step.name)
+        forks = frozenset().union(*(p._forks(p.steps) for p in self.pipelines.values()))
+        try:
+            if forks and encoder is None:  # the steps' branches loaded it
+                encoder = self.context.models.encoder
+            prepare = getattr(encoder, "prepare", None)
+            if prepare is not None:
+                prepare(forks)
+        except Exception:
+            log.exception("warm-up: the shared pass could not be prepared; the first document does it")
 
     def close(self) -> None:
         for step in self.steps.values():

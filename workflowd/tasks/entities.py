@@ -112,7 +112,8 @@ class Entities(Step):
     def warm_up(self) -> None:
         """Load the tagger (none when only pattern types are asked for)."""
         if self.task is not None:
-            self.task.model().get(self.context.models)
+            tagger = self.task.model().get(self.context.models)
+            tagger.encoder.prepare_branch(tagger.branch)
 
     def forks(self) -> frozenset[int]:
         """The shared encoder's layer the tagger in use forks at (none without learned types)."""

@@ -76,7 +76,8 @@ class Sentiment(Step):
 
     def warm_up(self) -> None:
         """Load the sentiment model in use."""
-        self.task.model().get(self.context.models)
+        model = self.task.model().get(self.context.models)
+        model.encoder.prepare_branch(model.branch)
 
     def forks(self) -> frozenset[int]:
         """The shared encoder's layer the sentiment model in use forks at."""
