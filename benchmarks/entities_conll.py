@@ -27,14 +27,12 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
-    defaults = EntityParams()
-    ap.add_argument("--epochs", type=int, default=defaults.epochs)
-    ap.add_argument("--lr", type=float, default=defaults.lr)
-    ap.add_argument("--branch-layers", type=int, default=defaults.branch_layers,
-                    help="top layers of the encoder the tagger has its own copy of")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--no-shapes", action="store_true")
     ap.add_argument("--train-docs", type=int, default=0, help="use only the first N training documents")
-    ap.add_argument("--save", type=Path, help="save the tagger (branch, head, meta) here")
+    ap.add_argument("--save", type=Path, help="save the tagger (adapter, head, meta) here")
     args = ap.parse_args()
     if not (args.data / "train.txt").exists():
         print(f"no CoNLL-2003 data in {args.data}", file=sys.stderr)
@@ -47,7 +45,8 @@ def main() -> int:
     params = EntityParams(
         epochs=args.epochs,
         lr=args.lr,
-        branch_layers=args.branch_layers,
+        lora_r=args.lora_r,
+        lora_alpha=2 * args.lora_r,
         shapes=not args.no_shapes,
     )
 
@@ -68,7 +67,7 @@ def main() -> int:
     for t, v in m["per_type"].items():
         print(f"| {t} | {v['precision']:.4f} | {v['recall']:.4f} | {v['f1']:.4f} | {v['support']} |")
     if args.save:
-        out.tagger.save(args.save, {**out.meta, "metrics": m, "history": out.history})
+        out.tagger.save(args.save, out.adapter_model, {**out.meta, "metrics": m, "history": out.history})
         print(f"saved to {args.save}")
     # Speed: the tagger's pass against one raw pass of the shared encoder, same texts.
     texts = [d.text_and_spans()[0] for d in valid[:100]]

@@ -75,7 +75,7 @@ def main() -> int:
         model = out.model
         if args.save:
             model.save(
-                args.save, {**out.meta, "metrics": out.metrics, "history": out.history}
+                args.save, out.adapter_model, {**out.meta, "metrics": out.metrics, "history": out.history}
             )
     print("| data | n | method | accuracy | macro-F1 |\n|---|---|---|---|---|")
     for name in SETS:

@@ -116,9 +116,9 @@ def _entities(encoder: Any, s: dict[str, Any], folder: Path) -> dict[str, str]:
     ):
         out = train_prepared(encoder, list(reversed(train)) if init else train, val, params, init=init)
         if init is None:
-            out.tagger.save(folder / "tagger", {})
+            out.tagger.save(folder / "tagger", out.adapter_model, {})
         tensors: dict[str, str] = {}
-        _tensors(tensors, "model", _trainable(out.tagger.branch))
+        _tensors(tensors, "model", _trainable(out.adapter_model))
         _tensors(tensors, "head", out.tagger.head.state_dict())
         meta = {k: v for k, v in out.meta.items() if k not in ("train_seconds", "history", "continued_from")}
         record = {"history": _no_seconds(out.history), "metrics": out.metrics, "meta": meta}
@@ -144,9 +144,9 @@ def _sentiment(encoder: Any, s: dict[str, Any], folder: Path) -> dict[str, str]:
     ):
         out = train_sentiment(encoder, sources[::-1] if init else sources, params, init=init)
         if init is None:
-            out.model.save(folder / "sentiment", {})
+            out.model.save(folder / "sentiment", out.adapter_model, {})
         tensors: dict[str, str] = {}
-        _tensors(tensors, "model", _trainable(out.model.branch))
+        _tensors(tensors, "model", _trainable(out.adapter_model))
         _tensors(tensors, "head", out.model.head.state_dict())
         meta = {k: v for k, v in out.meta.items() if k not in ("train_seconds", "continued_from")}
         record = {"history": _no_seconds(out.history), "metrics": out.metrics, "meta": meta}

@@ -1,17 +1,14 @@
-"""The token tagger: a branch of the shared encoder (its top layers, fine-tuned), word shapes
-and a linear head.
+"""The token tagger: the shared encoder with a LoRA adapter, word shapes and a linear head.
 
-The tagger forks the shared encoder below its top layer(s) (workflowd/models/branch.py): the
-document's one shared pass gives the hidden states at the fork, and the tagger runs only its
-own copy of the layers above. Shapes enter twice: added to the hidden states at the fork (so
-the branch's attention sees casing in context, which the uncased encoder cannot) and beside
-the branch's output states. A document is read in the encoder's overlapping windows; each
+Shapes enter twice: added to the input embeddings (so every layer sees casing in context) and
+beside the last token states. A document is read in the encoder's overlapping windows; each
 token takes its scores from the window in which it is furthest from an edge, and one BIO
 decoding over the whole document joins entities that cross a window edge.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -24,8 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from ..models.branch import Branch, hidden_at
-from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder, pad_windows
+from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder
 from .bio import Span, allowed_transitions, spans_from_path, viterbi
 from .shapes import VOCAB, shape_ids
 
@@ -56,42 +52,23 @@ def windows(encoder: Encoder, text: str, max_chunks: int | None = MAX_TOKEN_CHUN
     return [Window(c, shape_ids(text, c.offsets)) for c in encoder.chunk(text, max_chunks=max_chunks)]
 
 
-def pad_states(states: Sequence[np.ndarray | torch.Tensor], longest: int, dim: int) -> torch.Tensor:
-    """(batch, longest, dim) from per-window hidden states of different lengths."""
-    out = torch.zeros((len(states), longest, dim))
-    for row, h in enumerate(states):
-        out[row, : h.shape[0]] = torch.as_tensor(h)
-    return out
-
-
 def window_logits(
-    model: torch.nn.Module,
-    branch: Branch,
-    head: TaggerHead,
-    batch: Sequence[Window],
-    pad_id: int,
-    device: torch.device,
-    hidden: Sequence[np.ndarray] | None = None,
-    run: Any = None,
+    model: torch.nn.Module, head: TaggerHead, batch: Sequence[Window], pad_id: int, device: torch.device
 ) -> torch.Tensor:
-    """(batch, longest, n_tags) scores; keeps gradients in the branch and the head.
-
-    ``hidden``: the windows' states at the branch's fork, from the shared pass; without them
-    the frozen layers below the fork of ``model`` (the shared encoder) are run here. ``run``:
-    how to run the branch (the encoder's runtime at inference; plain torch when training)."""
-    ids, mask = pad_windows([w.chunk for w in batch], pad_id)
-    shapes = torch.zeros(ids.shape, dtype=torch.long)
+    """(batch, longest, n_tags) scores; keeps gradients."""
+    longest = max(len(w.chunk.input_ids) for w in batch)
+    ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
+    shapes = torch.zeros((len(batch), longest), dtype=torch.long)
+    mask = torch.zeros((len(batch), longest), dtype=torch.long)
     for row, w in enumerate(batch):
-        shapes[row, : len(w.shapes)] = torch.from_numpy(w.shapes)
+        n = len(w.chunk.input_ids)
+        ids[row, :n] = torch.tensor(w.chunk.input_ids)
+        shapes[row, :n] = torch.from_numpy(w.shapes)
+        mask[row, :n] = 1
     ids, shapes, mask = ids.to(device), shapes.to(device), mask.to(device)
-    if hidden is None:
-        with torch.no_grad():
-            states = hidden_at(model, ids, mask, branch.fork)
-    else:
-        states = pad_states(hidden, ids.shape[1], head.out.in_features - head.shapes.embedding_dim).to(device)
-    states = states + head.input_shapes(shapes)
-    out = run(branch, states, mask) if run is not None else branch(states, mask)
-    return head(out, shapes)
+    embeds = model.get_input_embeddings()(ids) + head.input_shapes(shapes)
+    states = model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+    return head(states, shapes)
 
 
 def merge_windows(wins: Sequence[Window], scores: Sequence[np.ndarray], step: int) -> tuple[np.ndarray, list]:
@@ -133,14 +110,14 @@ class Tagger:
     def __init__(
         self,
         encoder: Encoder,
-        branch: Branch,
+        model: torch.nn.Module,
         head: TaggerHead,
         tags: Sequence[str],
         *,
         version: str | None = None,
         meta: dict[str, Any] | None = None,
     ):
-        self.encoder, self.branch, self.head = encoder, branch, head
+        self.encoder, self.model, self.head = encoder, model, head
         self.tags = list(tags)
         self.allowed = allowed_transitions(self.tags)
         self.version = version
@@ -151,39 +128,35 @@ class Tagger:
         return sorted({t[2:] for t in self.tags if t != "O"})
 
     @property
-    def fork(self) -> int:
-        """The layer of the shared encoder whose hidden states the tagger reads."""
-        return self.branch.fork
-
-    @property
     def step(self) -> int:
         return max(1, self.encoder.max_tokens - 2 - self.encoder.settings.chunk_overlap)
 
     @torch.inference_mode()
-    def scores(
-        self, per_doc: Sequence[Sequence[Window]], hidden: Sequence[Sequence[np.ndarray]] | None = None
-    ) -> list[np.ndarray]:
-        """Tag probabilities of every window, in batches across documents. ``hidden``: per
-        document, its windows' states at the fork from the shared pass (else computed here)."""
+    def scores(self, per_doc: Sequence[Sequence[Window]]) -> list[np.ndarray]:
+        """Tag probabilities of every window, in batches across documents."""
         flat = [w for wins in per_doc for w in wins]
-        flat_hidden = [h for doc in hidden for h in doc] if hidden is not None else None
         order = sorted(range(len(flat)), key=lambda i: len(flat[i].chunk.input_ids))
         out: list[np.ndarray] = [np.empty(0)] * len(flat)
-        self.branch.eval()
+        self.model.eval()
         self.head.eval()
         bs = self.encoder.settings.batch_size
         for b in range(0, len(order), bs):
             idx = order[b : b + bs]
-            batch = [flat[i] for i in idx]
-            if flat_hidden is not None:
-                states = [flat_hidden[i] for i in idx]
-            else:
-                ids, mask = pad_windows([w.chunk for w in batch], self.encoder.pad_id)
-                fork = self.encoder.trunk(ids, mask, frozenset({self.fork}))[1][self.fork]
-                states = [fork[row, : len(w.chunk.input_ids)] for row, w in enumerate(batch)]
-            logits = window_logits(self.encoder.model, self.branch, self.head, batch, self.encoder.pad_id,
-                                   self.encoder.device, hidden=states, run=self.encoder.run_branch)
-            probs = torch.softmax(logits, -1).float().cpu().numpy()
+            probs = (
+                torch.softmax(
+                    window_logits(
+                        self.model,
+                        self.head,
+                        [flat[i] for i in idx],
+                        self.encoder.pad_id,
+                        self.encoder.device,
+                    ),
+                    -1,
+                )
+                .float()
+                .cpu()
+                .numpy()
+            )
             for row, i in enumerate(idx):
                 out[i] = probs[row, : len(flat[i].chunk.input_ids)]
         return out
@@ -195,16 +168,9 @@ class Tagger:
         path = viterbi(np.log(np.clip(merged, 1e-9, None)), self.allowed, self.tags)
         return [snap_to_words(text, s) for s in spans_from_path(path, merged, offsets, self.tags)]
 
-    def predict(self, texts: Sequence[str], encoded: Sequence[Any] | None = None) -> list[list[Span]]:
-        """Each text's names. ``encoded``: the texts' shared pass (workflowd.models.encoder.Encoded
-        with the states at this tagger's fork), which saves running the layers below it."""
-        if encoded is not None and all(e is not None and self.fork in e.fork_states for e in encoded):
-            per_doc = [[Window(c, shape_ids(t, c.offsets)) for c in e.chunks] for t, e in zip(texts, encoded, strict=True)]
-            hidden: list[list[np.ndarray]] | None = [e.fork_states[self.fork] for e in encoded]
-        else:
-            per_doc = [windows(self.encoder, t) for t in texts]
-            hidden = None
-        flat = self.scores(per_doc, hidden)
+    def predict(self, texts: Sequence[str]) -> list[list[Span]]:
+        per_doc = [windows(self.encoder, t) for t in texts]
+        flat = self.scores(per_doc)
         out, at = [], 0
         for text, wins in zip(texts, per_doc, strict=True):
             out.append(self.decode(text, wins, flat[at : at + len(wins)]))
@@ -213,39 +179,35 @@ class Tagger:
 
     # -- artifacts -----------------------------------------------------------------------------
 
-    def save(self, folder: Path, meta: dict[str, Any]) -> None:
-        """``branch.safetensors``, ``head.safetensors`` and ``meta.json`` in ``folder``."""
+    def save(self, folder: Path, adapter_model: torch.nn.Module, meta: dict[str, Any]) -> None:
+        """``adapter/`` (peft), ``head.safetensors`` and ``meta.json`` in ``folder``."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        self.branch.save(folder / "branch.safetensors")
+        adapter_model.save_pretrained(str(folder / "adapter"))
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in self.head.state_dict().items()},
             str(folder / "head.safetensors"),
         )
-        meta = {**meta, "tags": self.tags, "fork": self.fork, "branch_layers": len(self.branch.layers)}
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (folder / "meta.json").write_text(json.dumps({**meta, "tags": self.tags}, indent=2) + "\n")
 
 
 def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -> Tagger:
-    """A saved tagger: its branch on the shared encoder, and its head."""
+    """A saved tagger on a copy of the shared encoder, its adapter merged in (one plain pass)."""
+    from peft import PeftModel
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    if (folder / "adapter").is_dir() and not (folder / "branch.safetensors").exists():
-        raise ModelError(
-            f"{folder} holds a tagger of an older workflowd (a LoRA adapter over the whole encoder); "
-            "retrain it (workflowd train --task entities) or roll back (workflowd models rollback entities)"
-        )
     try:
         meta = json.loads((folder / "meta.json").read_text())
         tags = meta["tags"]
         state = load_file(str(folder / "head.safetensors"))
-        branch = Branch.load(folder / "branch.safetensors", encoder.model, int(meta["fork"]))
+        base = copy.deepcopy(encoder.model)
+        model = PeftModel.from_pretrained(base, str(folder / "adapter")).merge_and_unload()
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
     head = TaggerHead(encoder.dim, len(tags), shape_dim=int(meta.get("shape_dim", 32)))
     head.load_state_dict(state)
-    branch.to(encoder.device).eval()
+    model.to(encoder.device).eval()
     head.to(encoder.device).eval()
-    return Tagger(encoder, branch, head, tags, version=version, meta=meta)
+    return Tagger(encoder, model, head, tags, version=version, meta=meta)

@@ -1,16 +1,16 @@
 """The ``entities`` task: what a document names, with character offsets into its text.
 
 Two kinds, merged into one list sorted by position:
-- learned names, PER, ORG, LOC and MISC: a token tagger (workflowd/ner/), a branch of the
-  shared encoder (its own copy of the top layer, fine-tuned, reading the hidden states the
-  document's shared pass keeps below it), the promoted trained version or the one shipped
-  with workflowd, trained on CoNLL-2003 (workflowd/artifacts/entities/MODEL_CARD.md);
+- learned names, PER, ORG, LOC and MISC: a token tagger (workflowd/ner/) on the shared
+  encoder with a LoRA adapter, the promoted trained version or the one shipped with
+  workflowd, trained on CoNLL-2003 (workflowd/artifacts/entities/MODEL_CARD.md). One extra
+  encoder pass per document;
 - pattern entities that personal documents need: DATE (ISO 8601), MONEY (amount and
   currency), EMAIL, URL, PHONE (E.164) and IBAN (checksum-validated); see
   workflowd/entities/patterns.py. Where a pattern entity and a learned one overlap, the
   pattern entity wins (an e-mail address is not an organisation).
 
-Retraining from corrections goes on from the tagger in use (its branch and head, held close
+Retraining from corrections goes on from the tagger in use (its adapter and head, held close
 to it by L2-SP) on the corrected names, with a replay of CoNLL documents it was trained on
 (``replay_data``) or of uncorrected documents tagged by itself. A correction's list is taken
 as complete for the learned types; the pattern types come from rules and are ignored there.
@@ -112,12 +112,7 @@ class Entities(Step):
     def warm_up(self) -> None:
         """Load the tagger (none when only pattern types are asked for)."""
         if self.task is not None:
-            tagger = self.task.model().get(self.context.models)
-            tagger.encoder.prepare_branch(tagger.branch)
-
-    def forks(self) -> frozenset[int]:
-        """The shared encoder's layer the tagger in use forks at (none without learned types)."""
-        return frozenset({self.task.model().get(self.context.models).fork}) if self.task is not None else frozenset()
+            self.task.model().get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
@@ -130,8 +125,7 @@ class Entities(Step):
             tagger = self.task.model().get(self.context.models)
             version = tagger.version
             wanted = set(s.learned)
-            encoded = [d.encoded for d in docs]
-            for i, spans in enumerate(tagger.predict([d.text for d in docs], encoded)):
+            for i, spans in enumerate(tagger.predict([d.text for d in docs])):
                 learned[i] = [sp for sp in spans if sp.type in wanted and sp.confidence >= s.min_confidence]
         pattern_types = tuple(t for t in s.types if t in PATTERN_TYPES)
         out = []
@@ -211,7 +205,7 @@ class EntitiesTask(Task):
             "history": outcome.history,
         }
         version, state = self.register(
-            lambda folder: outcome.tagger.save(folder, {**meta, "metrics": outcome.metrics}),
+            lambda folder: outcome.tagger.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics}),
             metrics=outcome.metrics,
             meta=meta,
             promote=options.promote,
@@ -323,7 +317,7 @@ class EntitiesRetrainer(TaskRetrainer):
         )
 
         def save(folder: Path, meta: dict[str, Any]) -> None:
-            outcome.tagger.save(folder, {**meta, "metrics": outcome.metrics})
+            outcome.tagger.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics})
 
         meta = {
             **outcome.meta,

@@ -1,14 +1,12 @@
 """The ``sentiment`` task: a score in [-1, 1] and negative / neutral / positive with confidence.
 
 The model is the promoted trained version or the one shipped with workflowd, trained on SST-2
-and the Financial PhraseBank (workflowd/artifacts/sentiment/MODEL_CARD.md): a branch of the
-shared encoder (its own copy of the top layer, fine-tuned) over the hidden states the
-document's shared pass keeps below it; each sentence is the span of its tokens in the
-document's windows. A document's score
+and the Financial PhraseBank (workflowd/artifacts/sentiment/MODEL_CARD.md): the shared encoder
+with a LoRA adapter, one extra encoder pass over the document's sentences. A document's score
 is the length-weighted mean of its sentences' probabilities (workflowd/sentiment/model.py); the
 most negative and most positive sentences are kept beside it, with their offsets.
 
-Retraining from corrections goes on from the model in use (its branch and head, held close to
+Retraining from corrections goes on from the model in use (its adapter and head, held close to
 it by L2-SP) on the corrected documents, with a replay of sentences it was trained on
 (``replay_data``) or, without them, of sentences from uncorrected documents labelled by itself.
 """
@@ -76,12 +74,7 @@ class Sentiment(Step):
 
     def warm_up(self) -> None:
         """Load the sentiment model in use."""
-        model = self.task.model().get(self.context.models)
-        model.encoder.prepare_branch(model.branch)
-
-    def forks(self) -> frozenset[int]:
-        """The shared encoder's layer the sentiment model in use forks at."""
-        return frozenset({self.task.model().get(self.context.models).fork})
+        self.task.model().get(self.context.models)
 
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
@@ -90,8 +83,7 @@ class Sentiment(Step):
         model = self.task.model().get(self.context.models)
         # of a mail, the sentences its sender wrote: not the headers, quotes or list footers
         read = [readable_sentences(d.text, d.media_type, d.meta) for d in docs]
-        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences, sentences=read,
-                                  encoded=[d.encoded for d in docs])
+        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences, sentences=read)
         out = []
         for doc, r in zip(docs, results, strict=True):
             data = {
@@ -135,7 +127,7 @@ class SentimentTask(Task):
         outcome = train_sentiment(encoder, sources, params, progress)
         meta = {**outcome.meta, "data_files": [str(p) for p in paths], "history": outcome.history}
         version, state = self.register(
-            lambda folder: outcome.model.save(folder, {**meta, "metrics": outcome.metrics}),
+            lambda folder: outcome.model.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics}),
             metrics=outcome.metrics,
             meta=meta,
             promote=options.promote,
@@ -226,7 +218,7 @@ class SentimentRetrainer(TaskRetrainer):
         outcome = train_sentiment(self.encoder, [corrections, *replay], self.params, progress, init=init)
 
         def save(folder: Path, meta: dict[str, Any]) -> None:
-            outcome.model.save(folder, {**meta, "metrics": outcome.metrics})
+            outcome.model.save(folder, outcome.adapter_model, {**meta, "metrics": outcome.metrics})
 
         meta = {
             **outcome.meta,

@@ -1,5 +1,4 @@
-"""Training the entity tagger on CoNLL data: a branch of the shared encoder (its top layers,
-fine-tuned; the layers below stay frozen and shared), word shapes, BIO.
+"""Training the entity tagger on CoNLL data: LoRA on the shared encoder, word shapes, BIO.
 
 Every sub-word token is trained (B-X on a word's first piece, I-X on the rest). The model
 kept is the epoch with the best entity-level F1 on the validation documents (seqeval, exact
@@ -22,13 +21,12 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import ModelError
-from ..models.branch import Branch, hidden_at
-from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder, pad_windows
+from ..models.encoder import MAX_TOKEN_CHUNKS, Encoder
 from ..ner.bio import Span, tag_names
 from ..ner.conll import TYPES, ConllDoc
 from ..ner.tagger import Tagger, TaggerHead, Window, window_logits, windows
 from .common import Progress
-from .finetune import load_head_state
+from .finetune import load_head_state, resume_adapter, tunable_copy
 from .fit import Validation, fit, random_batches
 
 IGNORE = -100
@@ -36,11 +34,12 @@ IGNORE = -100
 
 @dataclass
 class EntityParams:
-    epochs: int = 6
-    lr: float = 3e-4  # the branch's layers
+    epochs: int = 4
+    lr: float = 1e-3
     head_lr: float = 1e-3
     batch_size: int = 8
-    branch_layers: int = 2  # the encoder's top layers the tagger has its own copy of
+    lora_r: int = 16
+    lora_alpha: int = 32
     weight_decay: float = 0.01
     warmup_share: float = 0.1
     shapes: bool = True
@@ -169,33 +168,8 @@ def entity_metrics(truth: list[list[str]], predicted: list[list[str]]) -> dict[s
     }
 
 
-TRUNK_CACHE_BYTES = 2 * 1024**3  # states below the fork kept for training, at most
-
-
-@torch.no_grad()
-def fork_states(encoder: Encoder, wins: Sequence[Window], fork: int) -> list[torch.Tensor] | None:
-    """Each window's hidden states below layer ``fork`` (frozen in training); None when they
-    would take more than TRUNK_CACHE_BYTES (then each batch computes its own)."""
-    if sum(len(w.chunk.input_ids) for w in wins) * encoder.dim * 4 > TRUNK_CACHE_BYTES:
-        return None
-    out: list[torch.Tensor] = [torch.empty(0)] * len(wins)
-    order = sorted(range(len(wins)), key=lambda i: len(wins[i].chunk.input_ids))
-    for b in range(0, len(order), 32):
-        idx = order[b : b + 32]
-        ids, mask = pad_windows([wins[i].chunk for i in idx], encoder.pad_id)
-        hidden = hidden_at(encoder.model, ids.to(encoder.device), mask.to(encoder.device), fork)
-        for row, i in enumerate(idx):
-            out[i] = hidden[row, : len(wins[i].chunk.input_ids)].clone()
-    return out
-
-
-def evaluate_docs(
-    tagger: Tagger, docs: Sequence[PreparedDoc], hidden: Sequence[Sequence[torch.Tensor] | None] | None = None
-) -> dict[str, Any]:
-    """Entity-level metrics of the documents as the step decodes them (``hidden``: each
-    document's window states at the tagger's fork, when known)."""
-    known = hidden is not None and all(h is not None for h in hidden)
-    probs = tagger.scores([d.windows for d in docs], hidden if known else None)
+def evaluate_docs(tagger: Tagger, docs: Sequence[PreparedDoc]) -> dict[str, Any]:
+    probs = tagger.scores([d.windows for d in docs])
     truth, predicted, at = [], [], 0
     for d in docs:
         spans = tagger.decode(d.text, d.windows, probs[at : at + len(d.windows)])
@@ -208,6 +182,7 @@ def evaluate_docs(
 @dataclass
 class TaggerOutcome:
     tagger: Tagger
+    adapter_model: torch.nn.Module
     metrics: dict[str, Any]
     meta: dict[str, Any]
     history: list[dict[str, Any]]
@@ -247,44 +222,36 @@ def train_prepared(
     items = [(w, y) for d in train for w, y in zip(d.windows, d.labels, strict=True)]
     if not items:
         raise ModelError("nothing to train the entity tagger on (no text in the training documents)")
-    # the branch, then the head; going on from a saved tagger: its branch and head
-    if init is None:
-        branch = Branch.from_encoder(encoder.model, params.branch_layers).to(encoder.device)
-    else:
-        branch = Branch.load(init / "branch.safetensors", encoder.model, _saved_fork(init)).to(encoder.device)
-    for p in branch.parameters():
-        p.requires_grad_(True)
+    # the adapter, then the head: the order of their random initialisation is that of the
+    # shipped artifact's training run, which the same command reproduces bit for bit
+    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
+             else resume_adapter(encoder, init / "adapter"))
     head = TaggerHead(encoder.dim, len(tags)).to(encoder.device)
     if init is not None:
         load_head_state(head, init / "head.safetensors")
-    tagger = Tagger(encoder, branch, head, tags)
-    # The layers below the fork are frozen: their states are computed once, when they fit in memory.
-    cache = fork_states(encoder, [w for w, _ in items], branch.fork)
-    val_cache = [fork_states(encoder, d.windows, branch.fork) for d in val]
+    tagger = Tagger(encoder, model, head, tags)
 
     def batch_loss(batch: torch.Tensor) -> torch.Tensor:
         chosen = [items[i] for i in batch]
-        hidden = [cache[int(i)] for i in batch] if cache is not None else None
-        logits = window_logits(encoder.model, branch, head, [w for w, _ in chosen], encoder.pad_id, encoder.device,
-                               hidden=hidden)
+        logits = window_logits(model, head, [w for w, _ in chosen], encoder.pad_id, encoder.device)
         y = torch.full(logits.shape[:2], IGNORE, dtype=torch.long)
         for row, (_w, labels) in enumerate(chosen):
             y[row, : len(labels)] = torch.from_numpy(labels)
         return F.cross_entropy(logits.flatten(0, 1), y.flatten().to(logits.device), ignore_index=IGNORE)
 
     def validate() -> Validation:
-        f1 = evaluate_docs(tagger, val, val_cache)["f1"] if val else None
+        f1 = evaluate_docs(tagger, val)["f1"] if val else None
         return Validation(f1, f1=f1, record={"val_f1": f1})
 
     fitted = fit(
-        branch, head, random_batches(len(items), params.batch_size, params.seed), batch_loss, validate,
+        model, head, random_batches(len(items), params.batch_size, params.seed), batch_loss, validate,
         epochs=params.epochs, steps_per_epoch=math.ceil(len(items) / params.batch_size), lr=params.lr,
         head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
         patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
     )
-    final = evaluate_docs(tagger, val, val_cache) if val else {}
+    final = evaluate_docs(tagger, val) if val else {}
     meta = {
-        "method": "branch",
+        "method": "lora",
         "types": list(TYPES),
         "params": params.__dict__,
         "best_epoch": fitted.best_epoch,
@@ -295,13 +262,4 @@ def train_prepared(
         "train_seconds": round(time.perf_counter() - t_start, 1),
         "history": fitted.history,
     }
-    return TaggerOutcome(tagger, final, meta, fitted.history)
-
-
-def _saved_fork(folder: Path) -> int:
-    import json
-
-    try:
-        return int(json.loads((folder / "meta.json").read_text())["fork"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"cannot read the tagger's fork layer in {folder}/meta.json: {exc}") from None
+    return TaggerOutcome(tagger, model, final, meta, fitted.history)

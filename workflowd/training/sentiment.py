@@ -1,5 +1,5 @@
-"""Training the sentiment model: a branch of the shared encoder (its top layer, fine-tuned; the
-layers below stay frozen and shared) and a 3-way head, on one or more labelled files at once (e.g. SST-2 movie reviews and Financial PhraseBank news).
+"""Training the sentiment model: LoRA on the shared encoder and a 3-way head, on one or more
+labelled files at once (e.g. SST-2 movie reviews and Financial PhraseBank news).
 
 Binary files (no neutral example) train only the negative-against-positive decision: the
 neutral score is masked out of their loss, so the head learns neutral from the files that
@@ -22,14 +22,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..errors import ModelError
-from ..models.branch import Branch
 from ..models.encoder import Encoder
 from ..sentiment.data import LABELS, SentimentData
 from ..sentiment.model import SentimentHead, SentimentModel, chunk_logits, sentence_chunks
 from .common import Progress
 from .data import stratified_split
-from .finetune import load_head_state
+from .finetune import load_head_state, resume_adapter, tunable_copy
 from .fit import Validation, fit
 from .metrics import classification_metrics
 
@@ -37,10 +35,11 @@ from .metrics import classification_metrics
 @dataclass
 class SentimentParams:
     epochs: int = 1
-    lr: float = 1e-4  # the branch's layers
+    lr: float = 1e-3
     head_lr: float = 2e-3
     batch_size: int = 32
-    branch_layers: int = 1  # the encoder's top layers the model has its own copy of
+    lora_r: int = 16
+    lora_alpha: int = 32
     weight_decay: float = 0.01
     warmup_share: float = 0.06
     val_share: float = 0.05
@@ -67,6 +66,7 @@ def sentiment_metrics(model: SentimentModel, data: SentimentData) -> dict[str, A
 @dataclass
 class SentimentOutcome:
     model: SentimentModel
+    adapter_model: torch.nn.Module
     metrics: dict[str, Any]
     meta: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -121,20 +121,16 @@ def train_sentiment(
     neutral_mask = torch.zeros((len(texts), len(LABELS)))
     neutral_mask[torch.tensor(binary), LABELS.index("neutral")] = -1e4
 
-    # the branch, then the head; going on from a saved model: its branch and head
-    if init is None:
-        branch = Branch.from_encoder(encoder.model, params.branch_layers).to(encoder.device)
-    else:
-        branch = Branch.load(init / "branch.safetensors", encoder.model, _saved_fork(init)).to(encoder.device)
-    for p in branch.parameters():
-        p.requires_grad_(True)
+    # the adapter, then the head (the order of random initialisation the shipped artifact has)
+    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
+             else resume_adapter(encoder, init / "adapter"))  # go on from a saved model
     head = SentimentHead(encoder.dim).to(encoder.device)
     if init is not None:
         load_head_state(head, init / "head.safetensors")
-    wrapped = SentimentModel(encoder, branch, head)
+    wrapped = SentimentModel(encoder, model, head)
 
     def batch_loss(batch: np.ndarray) -> torch.Tensor:
-        logits = chunk_logits(branch, head, [chunks[i] for i in batch], encoder)
+        logits = chunk_logits(model, head, [chunks[i] for i in batch], encoder)
         idx = torch.from_numpy(batch)
         return F.cross_entropy(logits + neutral_mask[idx].to(logits.device), y[idx].to(logits.device))
 
@@ -148,14 +144,14 @@ def train_sentiment(
         return Validation(score, f1=score, record={"val_mean_accuracy": score, "val": val})
 
     fitted = fit(
-        branch, head, lambda: _batches(lengths, params.batch_size, g), batch_loss, epoch_validation,
+        model, head, lambda: _batches(lengths, params.batch_size, g), batch_loss, epoch_validation,
         epochs=params.epochs, steps_per_epoch=math.ceil(len(texts) / params.batch_size), lr=params.lr,
         head_lr=params.head_lr, weight_decay=params.weight_decay, warmup_share=params.warmup_share,
         patience=params.patience, anchor=params.anchor if init is not None else 0.0, report=report,
     )
     _score, per = validate()
     meta = {
-        "method": "branch",
+        "method": "lora",
         "labels": list(LABELS),
         "params": params.__dict__,
         "best_epoch": fitted.best_epoch,
@@ -165,13 +161,4 @@ def train_sentiment(
         "train_seconds": round(time.perf_counter() - t_start, 1),
     }
     metrics = {"validation": per, "mean_accuracy": _score}
-    return SentimentOutcome(wrapped, metrics, meta, fitted.history)
-
-
-def _saved_fork(folder: Path) -> int:
-    import json
-
-    try:
-        return int(json.loads((folder / "meta.json").read_text())["fork"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"cannot read the sentiment model's fork layer in {folder}/meta.json: {exc}") from None
+    return SentimentOutcome(wrapped, model, metrics, meta, fitted.history)
