@@ -187,6 +187,14 @@ class Encoder:
                          output_hidden_states=bool(forks))
         return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
 
+    def runtime_for(self, model: torch.nn.Module, *, token_types: bool = False) -> OnnxRuntime | None:
+        """An ONNX Runtime for another whole encoder (a task's fine-tuned copy), with this
+        encoder's settings and cache; None where this one runs in torch."""
+        if self.onnx is None:
+            return None
+        return OnnxRuntime(model, quantize=self.settings.quantize, threads=self.settings.threads,
+                           cache_dir=self.onnx.cache_dir, token_types=token_types)
+
     def prepare(self, forks: frozenset[int] = frozenset()) -> None:
         """Build the runtime's graph for ``forks`` now (ONNX: export or load it) rather than at
         the first batch; nothing to do in torch."""

@@ -132,8 +132,10 @@ class _Trunk(torch.nn.Module):
         super().__init__()
         self.model, self.forks = model, forks
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=bool(self.forks))
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                         output_hidden_states=bool(self.forks))
         return (out.last_hidden_state, *(out.hidden_states[f] for f in self.forks))
 
 
@@ -182,9 +184,12 @@ class OnnxRuntime:
     """Exported, fused (and optionally int8) ONNX graphs of an encoder and its branches."""
 
     def __init__(self, model: torch.nn.Module, *, quantize: str = "none", threads: int = 0,
-                 cache_dir: Path | None = None):
+                 cache_dir: Path | None = None, token_types: bool = False):
+        """``token_types``: the graph takes ``token_type_ids`` too (the tagger reads word shapes
+        through them)."""
         self.ort = import_onnxruntime()
         self.model = model
+        self.token_types = token_types
         self.quantize = quantize
         self.threads = threads or default_threads()
         self._tmp: tempfile.TemporaryDirectory | None = None
@@ -206,14 +211,16 @@ class OnnxRuntime:
 
     # -- the two entry points --------------------------------------------------------------
 
-    def trunk(self, ids: torch.Tensor, mask: torch.Tensor, forks: frozenset[int]
-              ) -> tuple[torch.Tensor, dict[int, torch.Tensor]] | None:
+    def trunk(self, ids: torch.Tensor, mask: torch.Tensor, forks: frozenset[int],
+              token_types: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[int, torch.Tensor]] | None:
         """(last hidden states, {fork: hidden states}); None: run this one in torch."""
         graph = self._trunk_graph(forks)
         if graph is None:
             return None
         names = ["last", *(f"hidden_{f}" for f in sorted(forks))]
         feeds = {"input_ids": _int64(ids), "attention_mask": _int64(mask)}
+        if self.token_types:
+            feeds["token_type_ids"] = _int64(token_types if token_types is not None else torch.zeros_like(ids))
         outs = graph.run(names, feeds)
         return torch.from_numpy(outs[0]), {f: torch.from_numpy(o) for f, o in zip(sorted(forks), outs[1:], strict=True)}
 
@@ -256,7 +263,8 @@ class OnnxRuntime:
             if self._model_hash is None:
                 self._model_hash = weights_hash(self.model, FORMAT, OPSET, self.ort.__version__, torch.__version__)
             order = tuple(sorted(forks))
-            name = f"trunk-{self._model_hash}-f{'_'.join(map(str, order)) or 'none'}-{self.quantize}.onnx"
+            tt = "-tt" if self.token_types else ""
+            name = f"trunk-{self._model_hash}-f{'_'.join(map(str, order)) or 'none'}{tt}-{self.quantize}.onnx"
             graph = self._graph(name, lambda: _Trunk(eager_copy(self.model), order), _Trunk(self.model, order),
                                 self._trunk_example, "the encoder")
             self._trunks[forks] = graph
@@ -281,6 +289,9 @@ class OnnxRuntime:
         mask = torch.ones_like(ids)
         mask[1, 15:] = 0
         ids[1, 15:] = 0
+        if self.token_types:
+            types = torch.randint(0, int(self.model.config.type_vocab_size), ids.shape, generator=g)
+            return (ids, mask, types), ["input_ids", "attention_mask", "token_type_ids"], [], {}
         return (ids, mask), ["input_ids", "attention_mask"], [], {}
 
     def _branch_example(self) -> tuple[tuple[torch.Tensor, ...], list[str], list[str], dict[str, dict[int, str]]]:
