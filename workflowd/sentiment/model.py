@@ -186,4 +186,6 @@ def load_sentiment(folder: Path, encoder: Encoder, *, version: str | None = None
     head.to(encoder.device).eval()
     loaded = SentimentModel(encoder, model, head, version=version, meta=meta)
     loaded.runtime = encoder.runtime_for(model)
+    if loaded.runtime is not None and not loaded.runtime.prepare():  # export (or load) it now, not at a document
+        loaded.runtime = None
     return loaded
