@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One folder of exported ONNX graphs for the whole run (they are keyed by the weights): each
+# test's fresh data dir would otherwise export the encoder again (about 10 s).
+ONNX_CACHE = Path(tempfile.mkdtemp(prefix="workflowd-test-onnx-"))
+atexit.register(shutil.rmtree, ONNX_CACHE, True)
+os.environ.setdefault("WORKFLOWD_MODEL__ONNX_CACHE", str(ONNX_CACHE))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -122,6 +130,7 @@ def make_env(root: Path) -> Env:
     inbox.mkdir()
     config = root / "config.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWD_")}
+    env["WORKFLOWD_MODEL__ONNX_CACHE"] = os.environ["WORKFLOWD_MODEL__ONNX_CACHE"]
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
                WORKFLOWD_CONFIG=str(config), PYTHONUNBUFFERED="1")
     e = Env(root, home, config, data_dir, inbox, env)

@@ -73,17 +73,26 @@ class ExtractSettings(_Section):
 class ModelSettings(_Section):
     base: str = Field("bundled", description="the encoder: bundled, a local folder, or a Hugging Face id")
     device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:1...")
-    threads: int = Field(0, ge=0, description="CPU threads for torch; 0 lets torch decide")
+    threads: int = Field(0, ge=0, description="CPU threads for torch or ONNX Runtime; 0: all cores")
     batch_size: int = Field(16, ge=1, description="windows per forward pass")
     max_tokens: int = Field(256, ge=16, le=8192, description="tokens per window, special tokens included")
     chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive windows")
     max_chunks: int = Field(8, ge=1, description="windows read for a document's embedding")
     batch_documents: int = Field(8, ge=1, description="queued documents the worker encodes together")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="auto (ONNX Runtime on the CPU when installed, torch on CUDA), torch, onnx"
+    )
+    quantize: Literal["none", "int8"] = Field("none", description="none, or int8 (ONNX Runtime only; less accurate)")
+    onnx_cache: Path | None = Field(
+        None, description="where graphs exported for ONNX Runtime are kept; default <data_dir>/cache/onnx"
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> ModelSettings:
         if self.chunk_overlap >= self.max_tokens - 2:
             raise ValueError("model.chunk_overlap must be smaller than model.max_tokens - 2")
+        if self.quantize != "none" and self.runtime == "torch":
+            raise ValueError(f'model.quantize = "{self.quantize}" needs runtime = "onnx" or "auto" (ONNX Runtime)')
         return self
 
 
@@ -349,9 +358,16 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def onnx_cache_dir(self) -> Path:
+        """The encoder's and branches' graphs exported for ONNX Runtime (rebuilt when missing)."""
+        return self.model.onnx_cache or self.data_dir / "cache" / "onnx"
+
     def resolve_paths(self, base: Path) -> None:
         """Make every path absolute: ``~`` expanded, relative paths taken from ``base``."""
         self.data_dir = paths.expand(self.data_dir, base)
+        if self.model.onnx_cache is not None:
+            self.model.onnx_cache = paths.expand(self.model.onnx_cache, base)
         if self.plugins_dir is not None:
             self.plugins_dir = paths.expand(self.plugins_dir, base)
         for source in self.sources:

@@ -322,3 +322,73 @@ def test_a_link_swapped_in_after_the_scan_is_refused_when_taken(tmp_path: Path, 
             take_file(store, settings, linked / "fifo.txt", source="s", pipeline="default", within=linked)
     finally:
         store.close()
+
+
+def test_a_file_closed_by_its_writer_is_taken_without_waiting_the_settle_delay(make, tmp_path: Path) -> None:
+    h = make(settle_delay=5.0)
+    path = tmp_path / "inbox" / "closed.txt"
+    path.write_text("written and closed")  # IN_CLOSE_WRITE
+    started = time.monotonic()
+    assert h.run_for(1.5) == [path]
+    assert time.monotonic() - started < 5.0
+
+
+def test_a_file_still_open_waits_the_settle_delay(make, tmp_path: Path) -> None:
+    h = make(settle_delay=1.0)
+    path = tmp_path / "inbox" / "open.txt"
+    with open(path, "w") as fh:
+        fh.write("first part\n")
+        fh.flush()
+        assert h.run_for(0.6) == []  # not closed, not settled
+        fh.write("second part\n")
+    assert h.run_for(1.5) == [path]  # closed now
+    assert h.known == {(str(path), path.stat().st_size, path.stat().st_mtime_ns)}
+
+
+def test_a_file_moved_in_from_an_unwatched_folder_is_taken_at_once(make, tmp_path: Path) -> None:
+    h = make(settle_delay=5.0)
+    outside = tmp_path / "downloads"
+    outside.mkdir()
+    (outside / "report.txt").write_text("complete before it moves")
+    time.sleep(0.1)
+    os.rename(outside / "report.txt", tmp_path / "inbox" / "report.txt")
+    assert [p.name for p in h.run_for(1.5)] == ["report.txt"]
+
+
+def test_candidates_are_a_bounded_window_and_rescans_take_the_rest(make, tmp_path: Path, monkeypatch) -> None:
+    from workflowd.sources import folder
+
+    monkeypatch.setattr(folder, "MAX_CANDIDATES", 6)
+    h = make(settle_delay=0.1)
+    names = [f"f{i:02d}.txt" for i in range(20)]
+    for name in names:
+        (tmp_path / "inbox" / name).write_text(name)
+    time.sleep(0.3)
+    assert h.source.pending <= 6
+    taken: list[Path] = []
+    for _ in range(20):  # the daemon's loop: take what settled, rescan when the window has room
+        assert h.source.pending <= 6
+        taken += h.run_for(0.3)
+        if h.source.rescan_due():
+            h.source.scan(h.is_known)
+        if len(taken) == len(names):
+            break
+    assert sorted(p.name for p in taken) == names  # each once
+    assert not h.source.rescan_due()
+
+
+def test_a_queue_overflow_event_asks_for_a_rescan(make, tmp_path: Path) -> None:
+    """What the handler does with the event the emitter queues when the kernel reports
+    IN_Q_OVERFLOW (the real overflow is made in tests/daemon/test_flood.py)."""
+    from workflowd.sources.folder import QueueOverflowEvent, _Handler
+
+    h = make()
+    (tmp_path / "inbox" / "missed.txt").write_text("its events were lost")
+    h.run_for(0.6)
+    h.taken.clear()
+    h.known.clear()  # as if the events had been lost: nothing is known of it
+    assert not h.source.rescan_due()
+    _Handler(h.source).dispatch(QueueOverflowEvent(str(tmp_path / "inbox")))
+    assert h.source.rescan_due() and h.woken.is_set()
+    assert h.source.scan(h.is_known) == 1
+    assert [p.name for p in h.run_for(1.0)] == ["missed.txt"]

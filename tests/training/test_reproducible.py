@@ -173,7 +173,13 @@ def test_training_reproduces_the_recorded_numbers(encoder) -> None:  # noqa: ANN
             pytest.skip(f"public data not found at {DATA / part}")
     if RECORDED["platform"] != platform_key():
         pytest.skip(f"hashes recorded on {RECORDED['platform']}, this is {platform_key()}")
-    assert training_hashes(encoder) == RECORDED["hashes"]
+    from workflowd.config import ModelSettings
+    from workflowd.models.encoder import Encoder
+
+    # recorded in torch: the features that classify and the taggers train on come from the
+    # encoder's runtime, and ONNX Runtime's equal torch's to 1e-6, not bit for bit
+    torch_encoder = Encoder(ModelSettings(runtime="torch"), model=encoder.model, tokenizer=encoder.tokenizer)
+    assert training_hashes(torch_encoder) == RECORDED["hashes"]
 
 
 if __name__ == "__main__":
@@ -183,6 +189,6 @@ if __name__ == "__main__":
     from workflowd.config import ModelSettings
     from workflowd.models.encoder import Encoder
 
-    hashes = training_hashes(Encoder(ModelSettings()), args.slices)
+    hashes = training_hashes(Encoder(ModelSettings(runtime="torch")), args.slices)
     json.dump({"platform": platform_key(), "slices": args.slices, "hashes": hashes}, sys.stdout, indent=2)
     print()

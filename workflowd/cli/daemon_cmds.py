@@ -36,7 +36,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser("status", parents=[common], help="is the daemon running, and how much is queued",
-                       description="Show whether the daemon runs, its pid and uptime, the queue depth "
+                       description="Show whether the daemon runs, its pid and uptime, whether its models are loaded "
+                       "(ready), the queue depth "
                        "and the number of documents in each status.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
@@ -89,6 +90,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     if info["running"]:
         console.print(f"workflowd is running (pid {info['pid']}, up {_duration(info['uptime_s'])})")
+        if info["ready"]:
+            took = info["ready_seconds"]
+            console.print("ready: models loaded" + (f" {took:.1f} s after start" if took is not None else ""))
+        else:
+            console.print("not ready yet: loading the models (documents wait for them)")
     else:
         console.print("workflowd is not running")
     console.print(f"queue: {info['queue']} job(s)")

@@ -103,14 +103,17 @@ def wake_delivery(settings: Settings) -> int | None:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """What ``status --json`` prints: running, pid, uptime, queue depth, documents by status, alert
-    deliveries by status."""
+    """What ``status --json`` prints: running, pid, uptime, whether the models are loaded (ready),
+    queue depth, documents by status, alert deliveries by status."""
     info = running_info(settings.pid_path)
     out: dict[str, Any] = {
         "running": info is not None,
         "pid": info.get("pid") if info else None,
         "started_at": info.get("started_at") if info else None,
         "uptime_s": round(time.time() - info["started"], 1) if info and "started" in info else None,
+        # models loaded (warm-up over); a daemon older than this key was ready once it answered
+        "ready": bool(info.get("ready", True)) if info else False,
+        "ready_seconds": info.get("ready_seconds") if info else None,
         "data_dir": str(settings.data_dir),
         "config": str(settings.file) if settings.file else None,
         "queue": 0,

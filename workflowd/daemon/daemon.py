@@ -26,6 +26,7 @@ from ..errors import StoreError, WorkflowdError
 from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
+from ..pipeline import Pipelines
 from ..privacy import private_umask, secure_data_dir
 from ..runtime import build_pipelines, check_base_model, needs_base_model, retrainable
 from ..sources.folder import FolderSource, new_observer
@@ -36,6 +37,7 @@ from .pidfile import PidFile
 from .readiness import Readiness
 from .retraining import Retraining
 from .supervise import RestartBudget, RestartsExhausted, thread_hook
+from .warmup import WarmUp
 from .worker import Worker
 
 log = logging.getLogger("workflowd.daemon")
@@ -65,6 +67,7 @@ class Daemon:
         self.restarts = RestartBudget(clock=clock)
         self.sources: list[FolderSource] = []  # folders and Maildirs: watched by the main loop
         self.mail_sources: list[ImapSource] = []  # one thread each
+        self._warm_ups = 0  # warm-ups started: only the latest one's end makes the daemon ready
 
     # -- signals ---------------------------------------------------------------------------
 
@@ -107,7 +110,7 @@ class Daemon:
         started = False
         previous_hook = threading.excepthook
         threading.excepthook = thread_hook(self._wake.set)
-        pidfile = PidFile(settings.pid_path)
+        pidfile = self.pidfile = PidFile(settings.pid_path)
         try:
             pidfile.acquire(
                 {
@@ -115,6 +118,7 @@ class Daemon:
                     "started": time.time(),
                     "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "config": str(settings.file) if settings.file else None,
+                    "ready": False,  # true once the models are loaded (warm-up)
                 }
             )
             self.store = Store(settings.db_path)
@@ -156,6 +160,7 @@ class Daemon:
         self.observer.start()
         self.sources = self._start_sources(settings)
         self.worker.start()
+        self._warm_up(pipelines)
         self.delivery = DeliveryThread(lambda: self.settings, on_exit=self._wake.set)
         self.delivery.start()
         log.info(
@@ -164,6 +169,23 @@ class Daemon:
             self._watching() or "nothing",
             "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
         )
+
+    def _warm_up(self, pipelines: Pipelines) -> None:
+        """Load the models in the background; the pidfile (``status``) says ``ready`` once done."""
+        self._warm_ups += 1
+        number = self._warm_ups
+        self.pidfile.update(ready=False)
+
+        def done(seconds: float) -> None:
+            if number != self._warm_ups:
+                return  # a reload started another warm-up: that one says when it is ready
+            log.info("ready: models loaded in %.1f s", seconds)
+            changes: dict[str, object] = {"ready": True}
+            if "ready_seconds" not in self.pidfile.info:  # from the daemon's start: the first time only
+                changes["ready_seconds"] = round(time.time() - self.pidfile.info["started"], 1)
+            self.pidfile.update(**changes)
+
+        WarmUp(pipelines, done).start()
 
     def _wake_worker(self) -> None:
         self.worker.wake()  # whichever worker runs now: a dead one is replaced
@@ -268,12 +290,17 @@ class Daemon:
                     self.retraining.check(self.store)
                     self.worker.wake()  # jobs queued by another process (a promotion's re-runs)
                     next_rescan = now + self.settings.daemon.rescan_interval
+                for source in self.sources:
+                    if source.rescan_due():  # lost events, or a flood larger than its window
+                        self._rescan_source(source)
                 self._take_ready()
                 for source in self.sources:
                     source.after_processing(self.store)
                 deadlines = [next_rescan] + [t for s in self.sources if (t := s.next_check()) is not None]
                 deadlines += [t for s in self.sources if (t := s.due()) is not None]
                 timeout = max(0.0, min(deadlines) - self.clock())
+                if any(s.rescan_due() for s in self.sources):
+                    timeout = 0.0  # taking emptied the window of a folder with files left on disk
             except RestartsExhausted:
                 raise
             except Exception:  # e.g. the disk is full: log it and keep the daemon alive
@@ -284,13 +311,16 @@ class Daemon:
 
     def _rescan(self) -> None:
         for source in self.sources:
-            try:
-                found = source.scan(source.known(self.store))
-            except Exception:  # one source's failure does not stop the others
-                log.exception("rescan of %s failed", display(source.root))
-                continue
-            if found:
-                log.info("rescan of %s found %d new file(s)", display(source.root), found)
+            self._rescan_source(source)
+
+    def _rescan_source(self, source: FolderSource) -> None:
+        try:
+            found = source.scan(source.known(self.store))
+        except Exception:  # one source's failure does not stop the others
+            log.exception("rescan of %s failed", display(source.root))
+            return
+        if found:
+            log.info("rescan of %s found %d new file(s)", display(source.root), found)
 
     def _take_ready(self) -> None:
         for source in self.sources:
@@ -345,6 +375,7 @@ class Daemon:
         self._stop_sources()
         self.settings = new
         self.worker.replace(new, pipelines)
+        self._warm_up(pipelines)
         self.sources = self._start_sources(new)
         if new.training != self.retraining.settings.training:
             self.retraining.stop()

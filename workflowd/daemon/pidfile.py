@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ class PidFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._fd: int | None = None
+        self.info: dict[str, Any] = {}
+        self._lock = threading.Lock()  # update() is called from the warm-up thread too
 
     def acquire(self, info: dict[str, Any]) -> None:
         """Take the lock and write ``info`` (pid, start time...) or raise AlreadyRunningError."""
@@ -37,23 +40,40 @@ class PidFile:
         os.write(fd, (json.dumps(info) + "\n").encode())
         os.fsync(fd)
         self._fd = fd
+        self.info = dict(info)
+
+    def update(self, **changes: Any) -> None:
+        """Change keys of the info (``ready``...) while holding the lock. The new text is written
+        over the old one, never shorter (padded), so a reader never finds the file empty."""
+        with self._lock:
+            if self._fd is None:
+                return
+            self.info.update(changes)
+            data = json.dumps(self.info).encode()
+            old = os.fstat(self._fd).st_size
+            os.pwrite(self._fd, data + b" " * max(0, old - len(data) - 1) + b"\n", 0)
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.ftruncate(self._fd, 0)
-        finally:
-            os.close(self._fd)  # closing drops the lock
-            self._fd = None
+        with self._lock:
+            if self._fd is None:
+                return
+            try:
+                os.ftruncate(self._fd, 0)
+            finally:
+                os.close(self._fd)  # closing drops the lock
+                self._fd = None
 
 
 def read_info(path: Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text()
-        return json.loads(text) if text.strip() else {}
-    except (OSError, ValueError):
-        return {}
+    for _ in range(3):  # read again if it was caught in the middle of an update
+        try:
+            text = Path(path).read_text()
+            return json.loads(text) if text.strip() else {}
+        except OSError:
+            return {}
+        except ValueError:
+            continue
+    return {}
 
 
 def running_info(path: Path) -> dict[str, Any] | None:

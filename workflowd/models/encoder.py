@@ -21,6 +21,7 @@ import torch
 
 from ..config import ModelSettings
 from ..errors import ModelError
+from .onnx_runtime import OnnxRuntime, choose_runtime
 
 log = logging.getLogger("workflowd.models")
 
@@ -86,6 +87,8 @@ class Encoded:
     chunk_embeddings: np.ndarray  # (n_chunks, dim), L2-normalised
     chunks: list[Chunk] = field(default_factory=list)
     token_states: list[np.ndarray] | None = None  # per chunk (n_tokens, dim), when asked for
+    # hidden states where task branches fork (workflowd/models/branch.py): layer -> per chunk
+    fork_states: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
     @property
     def passes(self) -> int:
@@ -95,8 +98,10 @@ class Encoded:
 class Encoder:
     """A Hugging Face encoder with mean pooling, as sentence-transformers uses it."""
 
-    def __init__(self, settings: ModelSettings, *, model: torch.nn.Module | None = None, tokenizer=None):  # noqa: ANN001
-        """Load ``settings.base``; or wrap a ``model`` and ``tokenizer`` already loaded (a fine-tuned copy)."""
+    def __init__(self, settings: ModelSettings, *, model: torch.nn.Module | None = None, tokenizer=None,  # noqa: ANN001
+                 cache_dir: Path | None = None):
+        """Load ``settings.base``; or wrap a ``model`` and ``tokenizer`` already loaded (a fine-tuned copy).
+        ``cache_dir``: where the ONNX runtime keeps its exported graphs (None: a temporary folder)."""
         self.settings = settings
         self.source = resolve_base(settings.base)
         if settings.threads > 0:
@@ -111,7 +116,13 @@ class Encoder:
         self.dim = int(self.model.config.hidden_size)
         limit = int(getattr(self.model.config, "max_position_embeddings", 512))
         self.max_tokens = min(settings.max_tokens, limit)
-        log.info("loaded encoder %s on %s (%d dims)", settings.base, self.device, self.dim)
+        self.runtime = choose_runtime(settings.runtime, settings.quantize, self.device)
+        self.onnx: OnnxRuntime | None = None
+        if self.runtime == "onnx":
+            self.onnx = OnnxRuntime(self.model, quantize=settings.quantize, threads=settings.threads,
+                                    cache_dir=cache_dir)
+        log.info("loaded encoder %s on %s (%d dims, runtime %s%s)", settings.base, self.device, self.dim,
+                 self.runtime, f" {settings.quantize}" if self.onnx and settings.quantize != "none" else "")
 
     @property
     def name(self) -> str:
@@ -140,19 +151,73 @@ class Encoder:
     # -- encoding --------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def _forward(self, chunks: Sequence[Chunk], keep_tokens: bool) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """Mean-pooled embeddings of the chunks (and their token states), in batches by length."""
+    def _forward(
+        self, chunks: Sequence[Chunk], keep_tokens: bool, forks: frozenset[int] = frozenset()
+    ) -> tuple[np.ndarray, list[np.ndarray] | None, dict[int, list[np.ndarray]]]:
+        """Mean-pooled embeddings of the chunks (their token states, and the hidden states at
+        the ``forks`` layers), in batches by length."""
         order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].input_ids))
         pooled = np.zeros((len(chunks), self.dim), dtype=np.float32)
         states: list[np.ndarray] | None = [np.empty(0)] * len(chunks) if keep_tokens else None
+        at_forks: dict[int, list[np.ndarray]] = {f: [np.empty(0)] * len(chunks) for f in forks}
         for b in range(0, len(order), self.settings.batch_size):
             idx = order[b : b + self.settings.batch_size]
-            mean, out = forward_windows(self.model, [chunks[i] for i in idx], self.pad_id, self.device)
-            pooled[idx] = mean.float().cpu().numpy()
-            if states is not None:
-                for row, i in enumerate(idx):
-                    states[i] = out[row, : len(chunks[i].input_ids)].float().cpu().numpy()
-        return pooled, states
+            ids, mask = pad_windows([chunks[i] for i in idx], self.pad_id)
+            out, hidden = self.trunk(ids, mask, forks)
+            m = mask.unsqueeze(-1).to(out.dtype)
+            pooled[idx] = ((out * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu().numpy()
+            for row, i in enumerate(idx):
+                n = len(chunks[i].input_ids)
+                if states is not None:
+                    states[i] = out[row, :n].float().cpu().numpy()
+                for f, h in hidden.items():
+                    at_forks[f][i] = h[row, :n].float().cpu().numpy()
+        return pooled, states, at_forks
+
+    def trunk(
+        self, ids: torch.Tensor, mask: torch.Tensor, forks: frozenset[int] = frozenset()
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """One padded batch through the encoder: (last hidden states, {layer: hidden states
+        below that layer} for each fork)."""
+        if self.onnx is not None:
+            got = self.onnx.trunk(ids, mask, forks)
+            if got is not None:
+                return got
+        out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                         output_hidden_states=bool(forks))
+        return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
+
+    def runtime_for(self, model: torch.nn.Module, *, token_types: bool = False) -> OnnxRuntime | None:
+        """An ONNX Runtime for another whole encoder (a task's fine-tuned copy), with this
+        encoder's settings and cache; None where this one runs in torch."""
+        if self.onnx is None:
+            return None
+        return OnnxRuntime(model, quantize=self.settings.quantize, threads=self.settings.threads,
+                           cache_dir=self.onnx.cache_dir, token_types=token_types)
+
+    def prepare(self, forks: frozenset[int] = frozenset()) -> None:
+        """Build the runtime's graph for ``forks`` now (ONNX: export or load it) rather than at
+        the first batch; nothing to do in torch."""
+        if self.onnx is not None:
+            self.onnx.prepare(forks)
+
+    def prepare_branch(self, branch: torch.nn.Module) -> None:
+        """Build the runtime's graph of a task branch now rather than at its first batch."""
+        if self.onnx is not None:
+            self.onnx.branch_ready(branch)
+
+    def run_branch(self, branch: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """A task branch's layers over hidden states at its fork (inference)."""
+        if self.onnx is not None:
+            got = self.onnx.branch(branch, hidden, mask)
+            if got is not None:
+                return got
+        with torch.inference_mode():
+            return branch(hidden.to(self.device), mask.to(self.device))
+
+    @property
+    def layers(self) -> int:
+        return int(self.model.config.num_hidden_layers)
 
     @property
     def pad_id(self) -> int:
@@ -163,17 +228,21 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         chunks = [self.chunk(t, i, max_chunks=1)[0] for i, t in enumerate(texts)]
-        pooled, _ = self._forward(chunks, keep_tokens=False)
+        pooled, _, _ = self._forward(chunks, keep_tokens=False)
         return _normalise(pooled)
 
-    def encode_documents(self, texts: Sequence[str], *, tokens: bool = False) -> list[Encoded]:
-        """One pass per window for every document, batched across documents."""
+    def encode_documents(
+        self, texts: Sequence[str], *, tokens: bool = False, forks: frozenset[int] = frozenset()
+    ) -> list[Encoded]:
+        """One pass per window for every document, batched across documents; ``forks``: the
+        layers whose hidden states task branches need (token states are kept for all windows)."""
+        tokens = tokens or bool(forks)
         # Token states (for sentences, entities) cover much more of a long document than the
         # embedding does, but not all of a 2-million-character one: bounded memory.
         max_chunks = MAX_TOKEN_CHUNKS if tokens else self.settings.max_chunks
         per_doc = [self.chunk(t, i, max_chunks=max_chunks) for i, t in enumerate(texts)]
         flat = [c for chunks in per_doc for c in chunks]
-        pooled, states = self._forward(flat, keep_tokens=tokens)
+        pooled, states, at_forks = self._forward(flat, keep_tokens=tokens, forks=forks)
         out, at = [], 0
         for chunks in per_doc:
             n = len(chunks)
@@ -189,22 +258,29 @@ class Encoder:
                     chunk_embeddings=emb,
                     chunks=chunks,
                     token_states=states[at : at + n] if states is not None else None,
+                    fork_states={f: h[at : at + n] for f, h in at_forks.items()},
                 )
             )
             at += n
         return out
 
 
-def forward_windows(
-    model: torch.nn.Module, chunks: Sequence[Chunk], pad_id: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One padded batch through the model: (mean-pooled embeddings, token states). Keeps gradients."""
+def pad_windows(chunks: Sequence[Chunk], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask) of windows padded to the longest."""
     longest = max(len(c.input_ids) for c in chunks)
     ids = torch.full((len(chunks), longest), pad_id, dtype=torch.long)
     mask = torch.zeros((len(chunks), longest), dtype=torch.long)
     for row, c in enumerate(chunks):
         ids[row, : len(c.input_ids)] = torch.tensor(c.input_ids)
         mask[row, : len(c.input_ids)] = 1
+    return ids, mask
+
+
+def forward_windows(
+    model: torch.nn.Module, chunks: Sequence[Chunk], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One padded batch through the model: (mean-pooled embeddings, token states). Keeps gradients."""
+    ids, mask = pad_windows(chunks, pad_id)
     out = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
     m = mask.to(out.device).unsqueeze(-1).to(out.dtype)
     return (out * m).sum(1) / m.sum(1).clamp(min=1), out

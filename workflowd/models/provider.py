@@ -32,7 +32,7 @@ class ModelProvider:
                 if self._encoder is None:
                     from .encoder import Encoder
 
-                    self._encoder = Encoder(self.settings.model)
+                    self._encoder = Encoder(self.settings.model, cache_dir=self.settings.onnx_cache_dir)
         return self._encoder
 
     def adopt(self, other: ModelProvider) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder
+from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder, pad_windows
 from .bio import Span, allowed_transitions, spans_from_path, viterbi
 from .shapes import VOCAB, shape_ids
 
@@ -122,6 +122,7 @@ class Tagger:
         self.allowed = allowed_transitions(self.tags)
         self.version = version
         self.meta = meta or {}
+        self.runtime: Any = None  # ONNX Runtime for the fine-tuned encoder (inference only)
 
     @property
     def types(self) -> list[str]:
@@ -142,24 +143,22 @@ class Tagger:
         bs = self.encoder.settings.batch_size
         for b in range(0, len(order), bs):
             idx = order[b : b + bs]
-            probs = (
-                torch.softmax(
-                    window_logits(
-                        self.model,
-                        self.head,
-                        [flat[i] for i in idx],
-                        self.encoder.pad_id,
-                        self.encoder.device,
-                    ),
-                    -1,
-                )
-                .float()
-                .cpu()
-                .numpy()
-            )
+            probs = torch.softmax(self._logits([flat[i] for i in idx]), -1).float().cpu().numpy()
             for row, i in enumerate(idx):
                 out[i] = probs[row, : len(flat[i].chunk.input_ids)]
         return out
+
+    def _logits(self, batch: Sequence[Window]) -> torch.Tensor:
+        got = None
+        if self.runtime is not None:  # the word shapes go in as token types (see with_shape_types)
+            ids, mask = pad_windows([w.chunk for w in batch], self.encoder.pad_id)
+            shapes = torch.zeros(ids.shape, dtype=torch.long)
+            for row, w in enumerate(batch):
+                shapes[row, : len(w.shapes)] = torch.from_numpy(w.shapes)
+            got = self.runtime.trunk(ids, mask, frozenset(), token_types=shapes)
+        if got is None:
+            return window_logits(self.model, self.head, batch, self.encoder.pad_id, self.encoder.device)
+        return self.head(got[0].to(self.encoder.device), shapes.to(self.encoder.device))
 
     def decode(self, text: str, wins: Sequence[Window], probs: Sequence[np.ndarray]) -> list[Span]:
         merged, offsets = merge_windows(wins, probs, self.step)
@@ -210,4 +209,27 @@ def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -
     head.load_state_dict(state)
     model.to(encoder.device).eval()
     head.to(encoder.device).eval()
-    return Tagger(encoder, model, head, tags, version=version, meta=meta)
+    tagger = Tagger(encoder, model, head, tags, version=version, meta=meta)
+    tagger.runtime = encoder.runtime_for(with_shape_types(model, head), token_types=True)
+    if tagger.runtime is not None and not tagger.runtime.prepare():  # export (or load) it now, not at a document
+        tagger.runtime = None
+    return tagger
+
+
+def with_shape_types(model: torch.nn.Module, head: TaggerHead) -> torch.nn.Module:
+    """The tagger's encoder with the word-shape embedding folded into its token-type
+    embedding: ``model(ids, token_type_ids=shapes)`` equals ``model(inputs_embeds=
+    word_embeddings(ids) + input_shapes(shapes))``, a form ONNX Runtime's graph takes. Shares
+    every weight with ``model`` but that one table."""
+    twin = copy.copy(model)
+    twin._modules = dict(model._modules)
+    twin.config = copy.deepcopy(model.config)
+    embeddings = copy.copy(model.embeddings)
+    embeddings._modules = dict(model.embeddings._modules)
+    types = torch.nn.Embedding(head.input_shapes.num_embeddings, head.input_shapes.embedding_dim)
+    with torch.no_grad():
+        types.weight.copy_(model.embeddings.token_type_embeddings.weight[0] + head.input_shapes.weight)
+    embeddings.token_type_embeddings = types.to(head.input_shapes.weight.device)
+    twin.embeddings = embeddings
+    twin.config.type_vocab_size = head.input_shapes.num_embeddings
+    return twin.eval()

@@ -23,6 +23,14 @@ class StepOutcome:
     error: str | None = None
 
 
+class _Forks(set):
+    """Fork layers, and the names of the steps that read them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: set[str] = set()
+
+
 class Pipeline:
     def __init__(self, name: str, steps: list[Step], context: StepContext):
         self.name = name
@@ -45,10 +53,12 @@ class Pipeline:
         """
         steps = [s for s in self.steps if only is None or s.name == only]
         needs = frozenset().union(*(s.needs for s in steps)) if steps else frozenset()
-        encode_errors = self._encode(docs, TOKENS in needs) if needs & {EMBEDDING, TOKENS} else {}
+        forks = self._forks(steps)
+        encode_errors = (self._encode(docs, TOKENS in needs, forks) if needs & {EMBEDDING, TOKENS} or forks
+                         else {})
         outcomes: list[list[StepOutcome]] = [[] for _ in docs]
         for step in steps:
-            ready = [i for i, d in enumerate(docs) if not (step.needs and i in encode_errors)]
+            ready = [i for i, d in enumerate(docs) if not ((step.needs or step.name in forks.users) and i in encode_errors)]
             for i in set(range(len(docs))) - set(ready):
                 outcomes[i].append(StepOutcome(step.name, error=encode_errors[i]))
             for i, outcome in zip(ready, self._run_step(step, [docs[i] for i in ready]), strict=True):
@@ -57,11 +67,28 @@ class Pipeline:
                 outcomes[i].append(outcome)
         return outcomes
 
-    def _encode(self, docs: list[Document], tokens: bool) -> dict[int, str]:
+    def _forks(self, steps: list[Step]) -> _Forks:
+        """The layers the steps' branches fork at. A step whose model cannot load here gives
+        none: it fails on its own when it runs."""
+        forks = _Forks()
+        for step in steps:
+            try:
+                mine = frozenset(step.forks())
+            except Exception:  # noqa: BLE001 - the step reports it when it runs
+                log.debug("step %s: no fork layers (its model did not load)", step.name, exc_info=True)
+                continue
+            if mine:
+                forks.update(mine)
+                forks.users.add(step.name)
+        return forks
+
+    def _encode(self, docs: list[Document], tokens: bool, forks: frozenset[int] = frozenset()) -> dict[int, str]:
         """Set ``doc.encoded`` for each document; returns the errors of those that could not be."""
         texts = [d.text for d in docs]
+        forks = frozenset(forks)
+        models = self.context.models
         try:
-            for doc, enc in zip(docs, self.context.models.encoder.encode_documents(texts, tokens=tokens), strict=True):
+            for doc, enc in zip(docs, models.encoder.encode_documents(texts, tokens=tokens, forks=forks), strict=True):
                 doc.encoded = enc
             return {}
         except Exception:
@@ -69,7 +96,7 @@ class Pipeline:
         errors = {}
         for i, doc in enumerate(docs):
             try:
-                doc.encoded = self.context.models.encoder.encode_documents([doc.text], tokens=tokens)[0]
+                doc.encoded = models.encoder.encode_documents([doc.text], tokens=tokens, forks=forks)[0]
             except Exception as exc:
                 errors[i] = f"the encoder failed on this document: {type(exc).__name__}: {exc}"
         return errors
@@ -135,6 +162,34 @@ class Pipelines:
     def get(self, name: str | None) -> Pipeline:
         """The named pipeline; a pipeline removed from the config since falls back to ``default``."""
         return self.pipelines.get(name or "default") or self.pipelines["default"]
+
+    def warm_up(self) -> None:
+        """Load the shared encoder (when a step needs embeddings or tokens) and what each step
+        needs, so that the first document does not wait; then build the runtime's graph of the
+        shared pass with the states the steps' branches read. A step that fails here is logged
+        and the others still warm up: its first document then loads (or fails) as it would have."""
+        encoder = None
+        if any(step.needs & {EMBEDDING, TOKENS} for step in self.steps.values()):
+            try:
+                encoder = self.context.models.encoder
+            except Exception:
+                log.exception("warm-up: the shared encoder could not be loaded")
+        for step in self.steps.values():
+            try:
+                step.warm_up()
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # a plugin's failure (sys.exit() included) is its own
+                log.exception("warm-up of step %s failed; its first document loads what it needs", step.name)
+        forks = frozenset().union(*(p._forks(p.steps) for p in self.pipelines.values()))
+        try:
+            if forks and encoder is None:  # the steps' branches loaded it
+                encoder = self.context.models.encoder
+            prepare = getattr(encoder, "prepare", None)
+            if prepare is not None:
+                prepare(forks)
+        except Exception:
+            log.exception("warm-up: the shared pass could not be prepared; the first document does it")
 
     def close(self) -> None:
         for step in self.steps.values():

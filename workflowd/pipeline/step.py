@@ -82,6 +82,11 @@ class Step:
         self.settings = settings
         self.context = context
 
+    def forks(self) -> frozenset[int]:
+        """Layers of the shared encoder whose hidden states the step reads from the document's
+        shared pass (``doc.encoded.fork_states``): a task branch (workflowd/models/branch.py)."""
+        return frozenset()
+
     def run(self, doc: Document) -> StepResult:
         raise NotImplementedError
 
@@ -89,6 +94,10 @@ class Step:
         """Several documents at once (override to batch model calls). If it raises, the
         pipeline runs the documents one by one, so that one bad document fails alone."""
         return [self.run(doc) for doc in docs]
+
+    def warm_up(self) -> None:
+        """Load what the step needs (models) so the first document does not wait; no other side
+        effects. Called once in the background when the daemon starts."""
 
     def close(self) -> None:
         """Release what the step holds (models, files); called when the pipeline is rebuilt."""

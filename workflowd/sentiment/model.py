@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import ModelError
-from ..models.encoder import Chunk, Encoder, forward_windows
+from ..models.encoder import Chunk, Encoder, forward_windows, pad_windows
 from ..sentences import Sentence, split_sentences
 from .data import LABELS
 
@@ -91,6 +91,7 @@ class SentimentModel:
     ):
         self.encoder, self.model, self.head = encoder, model, head
         self.version, self.meta = version, meta or {}
+        self.runtime: Any = None  # ONNX Runtime for the fine-tuned encoder (inference only)
 
     @torch.inference_mode()
     def sentence_probs(self, texts: Sequence[str]) -> np.ndarray:
@@ -105,9 +106,19 @@ class SentimentModel:
         bs = max(self.encoder.settings.batch_size, 32)
         for b in range(0, len(order), bs):
             idx = order[b : b + bs]
-            logits = chunk_logits(self.model, self.head, [chunks[i] for i in idx], self.encoder)
+            logits = self._logits([chunks[i] for i in idx])
             out[idx] = torch.softmax(logits.float(), -1).cpu().numpy()
         return out
+
+    def _logits(self, chunks: Sequence[Chunk]) -> torch.Tensor:
+        got = None
+        if self.runtime is not None:
+            ids, mask = pad_windows(chunks, self.encoder.pad_id)
+            got = self.runtime.trunk(ids, mask, frozenset())
+        if got is None:
+            return chunk_logits(self.model, self.head, chunks, self.encoder)
+        m = mask.unsqueeze(-1).to(got[0].dtype)
+        return self.head((got[0] * m).sum(1) / m.sum(1).clamp(min=1))
 
     def documents(
         self,
@@ -173,4 +184,8 @@ def load_sentiment(folder: Path, encoder: Encoder, *, version: str | None = None
     head.load_state_dict(state)
     model.to(encoder.device).eval()
     head.to(encoder.device).eval()
-    return SentimentModel(encoder, model, head, version=version, meta=meta)
+    loaded = SentimentModel(encoder, model, head, version=version, meta=meta)
+    loaded.runtime = encoder.runtime_for(model)
+    if loaded.runtime is not None and not loaded.runtime.prepare():  # export (or load) it now, not at a document
+        loaded.runtime = None
+    return loaded

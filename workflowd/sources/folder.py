@@ -1,8 +1,15 @@
 """Watched folders: inotify events through watchdog, plus rescans for what events miss.
 
 A file becomes a candidate when an event or a scan shows it; it is taken once its size and
-mtime have not changed for ``settle_delay`` seconds. Nothing here polls: the daemon asks
-``next_check()`` when to look again and sleeps until then.
+mtime have not changed for ``settle_delay`` seconds. A file its writer has closed
+(IN_CLOSE_WRITE) or that was renamed into place is complete: it waits only
+``CLOSED_SETTLE_S`` (a write after the close makes it wait ``settle_delay`` again). Nothing
+here polls: the daemon asks ``next_check()`` when to look again and sleeps until then.
+
+The candidates are a bounded window (``MAX_CANDIDATES``) over what waits on disk: taken files
+are durable jobs in the store, so a flood of files is walked a window at a time. A file that
+finds the window full is left for a rescan, which the daemon runs once the window has room
+(``rescan_due()``); so is everything the kernel dropped when its inotify queue overflowed.
 
 Every path is handled on its own: a name that is not UTF-8, a file that vanishes or cannot
 be read, costs that file (logged with the reason), never the scan or the other files.
@@ -33,6 +40,11 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
+try:
+    from watchdog.observers.inotify import InotifyFullEmitter, InotifyObserver
+except ImportError:  # not Linux
+    InotifyFullEmitter = InotifyObserver = None  # type: ignore[assignment,misc]
+
 from ..config import FolderSourceSettings, MaildirSourceSettings, Settings
 from ..filenames import display
 from ..intake import is_within, take_file
@@ -44,6 +56,8 @@ log = logging.getLogger("workflowd.sources.folder")
 KnownFile = Callable[[str, int, int], bool]
 
 MAX_TAKE_FAILURES = 5  # tries of a file whose recording fails, before waiting for the next rescan
+MAX_CANDIDATES = 1000  # files waiting to settle, per folder; more wait on disk for a rescan
+CLOSED_SETTLE_S = 0.2  # how long a file closed by its writer (or renamed in) must stay unchanged
 
 
 @dataclass
@@ -52,12 +66,45 @@ class _Candidate:
     mtime_ns: int | None = None
     since: float = 0.0  # monotonic time the current (size, mtime) was first seen
     failures: int = 0  # times taking it failed for an unexpected reason (the store...)
+    closed: bool = False  # its writer closed it, or it was renamed in: complete, unless written again
+
+
+class QueueOverflowEvent(FileSystemEvent):
+    """The kernel's inotify queue overflowed (IN_Q_OVERFLOW): events under ``src_path`` were lost."""
+
+    event_type = "overflow"
+
+
+if InotifyFullEmitter is not None:
+
+    class _InotifyEmitter(InotifyFullEmitter):  # type: ignore[misc,valid-type]
+        """watchdog's inotify emitter (unmatched moves reported as moves, so that a file renamed
+        in from an unwatched folder is known complete), which also tells the handler when the
+        kernel's queue overflowed: watchdog itself only logs it and rebuilds its watches."""
+
+        def on_thread_start(self) -> None:
+            super().on_thread_start()
+            group = getattr(self, "_inotify", None)  # watchdog 7's watch group (private)
+            if group is None or not hasattr(group, "on_queue_overflow"):
+                return  # another watchdog: overflows are then found by the periodic rescan only
+            rebuild = group.on_queue_overflow
+
+            def on_queue_overflow() -> None:
+                rebuild()
+                self.queue_event(QueueOverflowEvent(self.watch.path))
+
+            group.on_queue_overflow = on_queue_overflow
 
 
 class _Observer(Observer):  # type: ignore[misc,valid-type]
     """The platform's observer, calling ``on_exit`` when its thread ends however it ends."""
 
     on_exit: Callable[[], None] | None = None
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        if InotifyObserver is not None and isinstance(self, InotifyObserver):
+            self._emitter_class = _InotifyEmitter  # BaseObserver makes each watch's emitter from it
 
     def run(self) -> None:
         try:
@@ -100,6 +147,7 @@ class FolderSource:
         self._observer: BaseObserver | None = None
         self._missing_logged = False
         self._outside_logged: set[Path] = set()
+        self._rescan_wanted = False  # files were left on disk (window full, events lost)
 
     # -- watching --------------------------------------------------------------------------
 
@@ -178,13 +226,30 @@ class FolderSource:
             return False
         return wanted(PurePosixPath(relative.as_posix()), self.conf.include, self.conf.exclude)
 
-    def touch(self, path: Path) -> None:
-        """An event says this path changed: (re)start its settle timer."""
+    def touch(self, path: Path, closed: bool = False) -> None:
+        """An event says this path changed: (re)start its settle timer. ``closed``: its writer
+        closed it, or it was renamed into place (it settles in ``CLOSED_SETTLE_S``)."""
         if not self.wants(path):
             return
         with self._lock:
-            self._candidates[path] = _Candidate(since=self._clock())
+            if path not in self._candidates and len(self._candidates) >= MAX_CANDIDATES:
+                self._rescan_wanted = True  # the window is full: a rescan finds it later
+                return
+            self._candidates[path] = _Candidate(since=self._clock(), closed=closed)
         self._wake()
+
+    def overflowed(self) -> None:
+        """The kernel dropped events: rescan as soon as the window has room."""
+        log.warning("the inotify event queue overflowed; rescanning %s for the files it missed", display(self.root))
+        with self._lock:
+            self._rescan_wanted = True
+        self._wake()
+
+    def rescan_due(self) -> bool:
+        """Whether files were left on disk (a full window, lost events) and the window has room
+        for them now: at most half full, so that a flood is walked in large steps."""
+        with self._lock:
+            return self._rescan_wanted and len(self._candidates) <= MAX_CANDIDATES // 2
 
     def touch_tree(self, directory: Path) -> None:
         """A folder appeared (created or moved in): everything inside is a candidate."""
@@ -198,10 +263,18 @@ class FolderSource:
 
         A path that fails (unreadable, gone, a name nothing can store) is logged and skipped."""
         self._ensure_watch()
+        with self._lock:
+            self._rescan_wanted = False
         if not self.root.is_dir():
             return 0
         added = 0
         for path in self._walk(self.root):
+            with self._lock:
+                if path in self._candidates:
+                    continue
+                if len(self._candidates) >= MAX_CANDIDATES:
+                    self._rescan_wanted = True  # the rest when the window has room
+                    break
             try:
                 # The walk enters no folder through a link unless links are followed, so only a
                 # link itself can lead out: the full check is left for those.
@@ -275,6 +348,8 @@ class FolderSource:
         for path, cand in items:
             if cand.since > now:  # waiting after a failure
                 continue
+            if cand.size is not None and now - cand.since < self._delay(cand):
+                continue  # not due: a change meanwhile shows in its size or mtime when it is
             try:
                 if self._settled(path, cand, now, known):
                     out.append(path)
@@ -297,7 +372,7 @@ class FolderSource:
                 if self._candidates.get(path) is cand:
                     cand.size, cand.mtime_ns, cand.since = st.st_size, st.st_mtime_ns, now
             return False
-        if now - cand.since < self.settle_delay:
+        if now - cand.since < self._delay(cand):
             return False
         if known(str(path), st.st_size, st.st_mtime_ns):
             self._forget(path, cand)
@@ -307,6 +382,9 @@ class FolderSource:
                 del self._candidates[path]
                 self._taking[path] = cand.failures
         return True
+
+    def _delay(self, cand: _Candidate) -> float:
+        return min(self.settle_delay, CLOSED_SETTLE_S) if cand.closed else self.settle_delay
 
     def _forget(self, path: Path, cand: _Candidate) -> None:
         with self._lock:
@@ -341,9 +419,7 @@ class FolderSource:
             if not self._candidates:
                 return None
             # A candidate not yet stat'ed is due at once; others when their delay is over.
-            return min(
-                (c.since if c.size is None else c.since + self.settle_delay) for c in self._candidates.values()
-            )
+            return min((c.since if c.size is None else c.since + self._delay(c)) for c in self._candidates.values())
 
     @property
     def pending(self) -> int:
@@ -357,15 +433,25 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
-            if isinstance(event, DirCreatedEvent | DirMovedEvent):
-                target = getattr(event, "dest_path", "") or event.src_path
-                self.source.touch_tree(Path(os.fsdecode(target)))
+            if isinstance(event, QueueOverflowEvent):
+                self.source.overflowed()
+            elif isinstance(event, DirMovedEvent):
+                if event.dest_path:  # not moved out of the folder
+                    self.source.touch_tree(Path(os.fsdecode(event.dest_path)))
+            elif isinstance(event, DirCreatedEvent):
+                self.source.touch_tree(Path(os.fsdecode(event.src_path)))
             elif isinstance(event, FileMovedEvent):
-                self.source.touch(Path(os.fsdecode(event.dest_path)))
-            elif isinstance(event, FileCreatedEvent | FileModifiedEvent | FileClosedEvent):
+                if event.dest_path:  # renamed into place: complete
+                    self.source.touch(Path(os.fsdecode(event.dest_path)), closed=True)
+            elif isinstance(event, FileClosedEvent):
+                self.source.touch(Path(os.fsdecode(event.src_path)), closed=True)
+            elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
                 self.source.touch(Path(os.fsdecode(event.src_path)))
         except Exception:  # never let one odd event stop the watcher thread
             log.exception("error handling %s", display(repr(event)))
+
+    def on_overflow(self, event: QueueOverflowEvent) -> None:
+        """Handled in on_any_event (watchdog's dispatch calls ``on_<event_type>`` too)."""
 
 
 def _reason(exc: BaseException) -> str:

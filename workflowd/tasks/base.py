@@ -17,6 +17,7 @@ Tasks register through the ``register_tasks`` hook, the built-in ones like any p
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from ..training.retrain import TaskRetrainer
 
 log = logging.getLogger("workflowd.tasks")
+
+_MAKE_MODEL = threading.Lock()  # a task makes its ModelInUse once, whichever thread asks first
 
 
 @dataclass
@@ -115,7 +118,9 @@ class Task:
     def model(self) -> ModelInUse:
         """The model in use, kept and reloaded when a promotion or rollback changes it."""
         if self._model is None:
-            self._model = self.make_model()
+            with _MAKE_MODEL:  # the daemon's warm-up and its worker may ask at the same time
+                if self._model is None:
+                    self._model = self.make_model()
         return self._model
 
     def make_model(self) -> ModelInUse:

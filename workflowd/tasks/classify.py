@@ -106,6 +106,10 @@ class Classify(Step):
         super().__init__(settings, context)
         self.task = ClassifyTask(context.settings, context.models, settings)
 
+    def warm_up(self) -> None:
+        """Load the classifier in use (zero-shot: the label descriptions' embeddings)."""
+        self.classifier()
+
     def classifier(self) -> Any:
         """The classifier in use: the promoted version, else zero-shot; reloaded when that changes."""
         return self.task.model().get(self.context.models)

@@ -109,6 +109,11 @@ class Entities(Step):
         # only pattern types: no model, no task to load it
         self.task = EntitiesTask(context.settings, context.models, settings) if settings.learned else None
 
+    def warm_up(self) -> None:
+        """Load the tagger (none when only pattern types are asked for)."""
+        if self.task is not None:
+            self.task.model().get(self.context.models)
+
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
 

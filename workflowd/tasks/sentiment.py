@@ -72,6 +72,10 @@ class Sentiment(Step):
         super().__init__(settings, context)
         self.task = SentimentTask(context.settings, context.models, settings)
 
+    def warm_up(self) -> None:
+        """Load the sentiment model in use."""
+        self.task.model().get(self.context.models)
+
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
 

@@ -97,6 +97,11 @@ class Summarize(Step):
         super().__init__(settings, context)
         self.task = SummarizeTask(context.settings, context.models, settings)
 
+    def warm_up(self) -> None:
+        """Load the salience head (none for ``method = "textrank"``)."""
+        if self.settings.method != "textrank":
+            self.head()
+
     def head(self) -> SalienceHead:
         """The promoted salience head, else the shipped one; reloaded when that changes."""
         return self.task.model().get(self.context.models)
