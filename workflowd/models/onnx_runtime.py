@@ -377,6 +377,11 @@ class OnnxRuntime:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Window batches change shape all the time: ORT's arena and memory patterns keep the
+        # largest of each per session and cost 0.7 GB more peak memory for 3 sessions (2.0 GB
+        # against 1.35 GB over 96 BBC articles) for about 5% of speed.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         return _Graph(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), path)
 
     def _check(self, graph: _Graph, module: torch.nn.Module, example: Callable, strict: bool) -> None:
