@@ -363,6 +363,7 @@ class OnnxRuntime:
             os.replace(tmp, path)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        _release_memory()  # the export's copies and traces are garbage now: give the pages back
         graph = self._session(path)
         self.exports += 1
         log.info("exported %s to ONNX (%s, %s) in %.1f s: %s", what, self.quantize, counts,
@@ -414,6 +415,17 @@ class OnnxRuntime:
                 cos = float(torch.nn.functional.cosine_similarity(a, b, dim=-1).min())
                 if not cos > INT8_MIN_COSINE:
                     raise ModelError(f"{graph.path.name}: cosine {cos:.3f} to torch (at least {INT8_MIN_COSINE})")
+
+
+def _release_memory() -> None:
+    """Collect garbage and return the freed heap to the system (glibc keeps it otherwise: the
+    daemon's memory would stay at the export's high-water mark while it runs)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _int64(t: torch.Tensor) -> np.ndarray:
