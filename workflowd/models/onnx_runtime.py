@@ -74,17 +74,17 @@ def choose_runtime(runtime: str, quantize: str, device: torch.device) -> str:
             raise ModelError(f'model.runtime = "onnx" runs on the CPU; set device = "cpu", or runtime = "auto" '
                              f"to use {device} with torch")
         return "onnx"
-    # auto: the GPU with torch when there is one, else ONNX Runtime when it is installed
+    # auto: torch, unless int8 is asked for on the CPU (only ONNX Runtime has it). Through the
+    # whole pipeline ONNX Runtime fp32 measured no faster than torch (3.80 against 3.98 docs/s,
+    # benchmarks/README.md "Throughput"), though its encoder pass alone ran 1.26x as fast.
     if device.type != "cpu":
         if quantize != "none":
             log.warning("model.quantize = %s applies to ONNX Runtime on the CPU; %s runs torch unquantized",
                         quantize, device)
         return "torch"
-    if onnxruntime_available():
-        return "onnx"
     if quantize != "none":
         import_onnxruntime()  # raises: int8 was asked for and only the onnx runtime has it
-    log.info("onnxruntime is not installed: the encoder runs in torch (%s for a faster CPU runtime)", INSTALL)
+        return "onnx"
     return "torch"
 
 
