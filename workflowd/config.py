@@ -78,7 +78,7 @@ class ModelSettings(_Section):
     max_tokens: int = Field(256, ge=16, le=8192, description="tokens per window, special tokens included")
     chunk_overlap: int = Field(32, ge=0, description="tokens shared by consecutive windows")
     max_chunks: int = Field(8, ge=1, description="windows read for a document's embedding")
-    batch_documents: int = Field(8, ge=1, description="queued documents the worker encodes together")
+    batch_documents: int = Field(32, ge=1, description="queued documents the worker encodes together")
     runtime: Literal["auto", "torch", "onnx"] = Field(
         "auto", description="auto (ONNX Runtime on the CPU when installed, torch on CUDA), torch, onnx"
     )

@@ -82,3 +82,4 @@ def test_the_shared_encoder_is_loaded_when_a_step_needs_it(tmp_path: Path) -> No
 
 def test_the_default_step_warm_up_does_nothing(tmp_path: Path) -> None:
     assert Step.warm_up(Warm(None, None)) is None  # type: ignore[arg-type]
+

@@ -23,6 +23,24 @@ class StepOutcome:
     error: str | None = None
 
 
+BATCH_CHARS = 200_000  # text encoded together: about 200 windows, 80 MB of token states
+
+
+def _by_budget(docs: list[Document], budget: int) -> list[list[Document]]:
+    """Consecutive groups of documents of at most ``budget`` characters (one longer document
+    is a group of its own)."""
+    groups: list[list[Document]] = []
+    size = budget + 1
+    for doc in docs:
+        n = len(doc.text)
+        if size + n > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(doc)
+        size += n
+    return groups
+
+
 class _Forks(set):
     """Fork layers, and the names of the steps that read them."""
 
@@ -47,10 +65,18 @@ class Pipeline:
 
     def run_batch(self, docs: list[Document], only: str | None = None) -> list[list[StepOutcome]]:
         """Run every step (or ``only`` the named one) over the documents; one encoder pass per
-        window feeds all the steps.
+        window feeds all the steps. Documents are taken together up to BATCH_CHARS of text (the
+        token states of a batch are held at once), so many short ones share full, evenly long
+        batches of windows and a few long ones do not fill the memory.
 
         A step that raises fails alone, for the document it raised on: the others still run.
         """
+        outcomes: list[list[StepOutcome]] = []
+        for group in _by_budget(docs, BATCH_CHARS):
+            outcomes += self._run_group(group, only)
+        return outcomes
+
+    def _run_group(self, docs: list[Document], only: str | None) -> list[list[StepOutcome]]:
         steps = [s for s in self.steps if only is None or s.name == only]
         needs = frozenset().union(*(s.needs for s in steps)) if steps else frozenset()
         forks = self._forks(steps)
