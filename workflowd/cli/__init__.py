@@ -18,6 +18,7 @@ from . import (
     model_cmds,
     review_cmds,
     rules_cmds,
+    search_cmds,
     setup_cmds,
     steps_cmds,
 )
@@ -27,7 +28,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 COMMAND_MODULES = (
     setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds,
-    rules_cmds, alert_cmds,
+    rules_cmds, alert_cmds, search_cmds,
 )
 
 

@@ -16,10 +16,11 @@ from .model_versions import ModelVersions
 from .outbox import Outbox
 from .results import StepResults
 from .rule_runs import RuleRuns
+from .search import Filters, FullText
 from .surges import SurgeStreams
 from .tags import Tags
 
-__all__ = ["SCHEMA_VERSION", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
+__all__ = ["SCHEMA_VERSION", "Filters", "FoundFile", "Job", "JobLost", "Store", "now_iso"]
 
 
 class Store(StoreDB):
@@ -31,6 +32,7 @@ class Store(StoreDB):
         self.jobs = Jobs(self)
         self.results = StepResults(self)
         self.embeddings = Embeddings(self)
+        self.fulltext = FullText(self)
         self.mail = Mail(self)
         self.corrections = Corrections(self)
         self.model_versions = ModelVersions(self)

@@ -311,6 +311,35 @@ def _m008_hooks_pending(db: Database) -> None:
     db.execute("CREATE INDEX idx_documents_hooks_pending ON documents (hooks_pending) WHERE hooks_pending = 1")
 
 
+def _m009_fulltext(db: Database) -> None:
+    """Full-text search (FTS5) over each document's title, file name and text, kept in step with
+    ``documents`` by triggers: an insert, a re-extraction (the text updated) and a deletion
+    reach the index in the same transaction. Porter stemming; accents folded."""
+    db.execute(
+        "CREATE VIRTUAL TABLE documents_fts USING fts5(title, name, text, content='documents',"
+        " content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN"
+        " INSERT INTO documents_fts (rowid, title, name, text) VALUES (new.id, new.title, new.name, new.text);"
+        " END"
+    )
+    db.execute(
+        "CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN"
+        " INSERT INTO documents_fts (documents_fts, rowid, title, name, text)"
+        " VALUES ('delete', old.id, old.title, old.name, old.text);"
+        " END"
+    )
+    db.execute(
+        "CREATE TRIGGER documents_fts_update AFTER UPDATE OF title, name, text ON documents BEGIN"
+        " INSERT INTO documents_fts (documents_fts, rowid, title, name, text)"
+        " VALUES ('delete', old.id, old.title, old.name, old.text);"
+        " INSERT INTO documents_fts (rowid, title, name, text) VALUES (new.id, new.title, new.name, new.text);"
+        " END"
+    )
+    db.execute("INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [
     _m001_initial,
     _m002_embeddings,
@@ -320,6 +349,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _m006_raw_paths,
     _m007_actions,
     _m008_hooks_pending,
+    _m009_fulltext,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
