@@ -131,6 +131,7 @@ def make_env(root: Path) -> Env:
     config = root / "config.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKFLOWD_")}
     env["WORKFLOWD_MODEL__ONNX_CACHE"] = os.environ["WORKFLOWD_MODEL__ONNX_CACHE"]
+    env["WORKFLOWD_WEB__PORT"] = "0"  # each test daemon's page on a free port: no clash on 8470
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
                WORKFLOWD_CONFIG=str(config), PYTHONUNBUFFERED="1")
     e = Env(root, home, config, data_dir, inbox, env)

@@ -293,6 +293,27 @@ def _default_sources() -> list[FolderSourceSettings]:
     return [FolderSourceSettings(path=paths.default_inbox())]
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class WebSettings(_Section):
+    enabled: bool = Field(True, description="serve the web page and the JSON API from the daemon")
+    host: str = Field("127.0.0.1", description="address to listen on; loopback unless allow_remote")
+    port: int = Field(8470, ge=0, le=65535, description="TCP port; 0: any free one (status says which)")
+    allow_remote: bool = Field(
+        False, description="allow a host other than loopback: other machines then reach the page (token still needed)"
+    )
+
+    @model_validator(mode="after")
+    def _loopback_unless_allowed(self) -> WebSettings:
+        if self.host not in LOOPBACK_HOSTS and not self.allow_remote:
+            raise ValueError(
+                f"web.host = {self.host!r} is not a loopback address: other machines could reach the page; "
+                "set web.allow_remote = true if that is what you want"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration. Field order here is the order of config.example.toml."""
 
@@ -318,6 +339,7 @@ class Settings(BaseSettings):
     surges: list[SurgeSettings] = Field(default_factory=list)
     notifiers: dict[str, NotifierSettings] = Field(default_factory=dict)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -345,6 +367,11 @@ class Settings(BaseSettings):
     @property
     def log_path(self) -> Path:
         return self.data_dir / "logs" / "workflowd.log"
+
+    @property
+    def web_token_path(self) -> Path:
+        """The web page's secret (0600): `workflowd open` turns it into a login link."""
+        return self.data_dir / "web-token"
 
     @property
     def pid_path(self) -> Path:

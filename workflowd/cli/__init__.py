@@ -21,6 +21,7 @@ from . import (
     search_cmds,
     setup_cmds,
     steps_cmds,
+    web_cmds,
 )
 from .output import error, quiet_libraries
 
@@ -28,7 +29,7 @@ EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 
 COMMAND_MODULES = (
     setup_cmds, check_cmds, daemon_cmds, document_cmds, model_cmds, correction_cmds, review_cmds, steps_cmds,
-    rules_cmds, alert_cmds, search_cmds,
+    rules_cmds, alert_cmds, search_cmds, web_cmds,
 )
 
 

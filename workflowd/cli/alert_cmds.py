@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -11,11 +11,11 @@ from rich.text import Text
 
 from ..alerts.delivery import deliver_due
 from ..alerts.listing import get_alert, list_alerts, rearm
-from ..alerts.settings import seconds
 from ..config import load_config
 from ..daemon import control
 from ..errors import WorkflowdError
 from ..logs import setup_logging
+from ..moments import since_moment
 from ..store import Store
 from . import args as types
 from .output import console, print_json
@@ -62,17 +62,9 @@ def _list_options(p: argparse.ArgumentParser) -> None:
 def since_time(text: str) -> str:
     """An ISO date or time, or a duration back from now, as the store's UTC time text."""
     try:
-        when = datetime.now(UTC).timestamp() - seconds(text)
-        moment = datetime.fromtimestamp(when, UTC)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is neither a date (2026-11-30, 2026-11-30T08:00) nor a duration (90m, 2h, 7d)"
-            ) from None
-        moment = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return since_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

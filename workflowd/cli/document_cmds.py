@@ -16,6 +16,7 @@ from ..ingest import ingest
 from ..logs import setup_logging
 from ..store import Store
 from ..store.documents import STATUSES
+from ..views import document_detail
 from . import args as types
 from .output import console, error, print_json
 
@@ -93,18 +94,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise WorkflowdError(f"no document {args.id} (no database yet at {settings.db_path})")
     store = Store(settings.db_path)
     try:
-        doc = store.documents.get(args.id)
+        doc = document_detail(store, args.id)
         if doc is None:
             raise WorkflowdError(f"no document with id {args.id}")
-        doc["locations"] = store.documents.locations(args.id)
-        doc["children"] = store.documents.children(args.id)
-        doc["results"] = store.results.for_document(args.id)
-        doc["tags"] = store.tags.for_document(args.id)
-        doc["rules"] = store.rule_runs.for_document(args.id)
-        doc["alerts"] = [
-            {k: a[k] for k in ("id", "created_at", "kind", "name", "level", "message", "reason")}
-            for a in store.alerts.for_document(args.id)
-        ]
     finally:
         store.close()
     if args.json:

@@ -12,6 +12,7 @@ from ..config import load_config
 from ..errors import WorkflowdError
 from ..search import MODES, Hit, search, similar
 from ..store import Filters, Store
+from ..views import search_rows
 from . import args as types
 from .alert_cmds import since_time
 from .output import console, print_json
@@ -85,10 +86,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _print(store: Store | None, hits: list[Hit], as_json: bool) -> int:
-    docs = {d["id"]: d for d in store.documents.list(ids=[h.id for h in hits])} if store and hits else {}
-    rows: list[dict[str, Any]] = [
-        {**docs[h.id], "score": round(h.score, 6), "snippet": h.snippet} for h in hits if h.id in docs
-    ]
+    rows: list[dict[str, Any]] = search_rows(store, hits) if store else []
     if as_json:
         print_json(rows)
         return 0

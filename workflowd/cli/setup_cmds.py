@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import paths
 from ..config import config_path, load_config
 from ..errors import ConfigError
+from ..web.auth import ensure_token
 from .output import console
 
 TEMPLATE = """\
@@ -75,6 +76,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         settings = load_config(path)
         console.print(f"wrote {path}", markup=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_token(settings.web_token_path)  # the web page's secret, 0600 (`workflowd open`)
     for source in settings.sources:
         Path(source.path).mkdir(parents=True, exist_ok=True)
     console.print(f"data dir: {settings.data_dir}", markup=False)

@@ -114,6 +114,7 @@ def status(settings: Settings) -> dict[str, Any]:
         # models loaded (warm-up over); a daemon older than this key was ready once it answered
         "ready": bool(info.get("ready", True)) if info else False,
         "ready_seconds": info.get("ready_seconds") if info else None,
+        "web_url": info.get("web_url") if info else None,  # the page and JSON API, when served
         "data_dir": str(settings.data_dir),
         "config": str(settings.file) if settings.file else None,
         "queue": 0,

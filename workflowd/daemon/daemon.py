@@ -152,6 +152,7 @@ class Daemon:
         if needs_base_model(pipelines):
             log.info("base model: %s", check_base_model(settings))
         self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
+        self._start_web(settings)
         self.retraining = Retraining(
             settings, self.config_arg, on_done=self._wake_worker, tasks=retrainable(pipelines)
         )
@@ -169,6 +170,22 @@ class Daemon:
             self._watching() or "nothing",
             "; ".join(f"{p.name}: {p.step_names}" for p in pipelines.pipelines.values()),
         )
+
+    def _start_web(self, settings: Settings) -> None:
+        """The local page and JSON API (``[web]``), its port bound now: a port in use stops the start."""
+        self.web = None
+        if not settings.web.enabled:
+            self.pidfile.update(web_url=None)
+            return
+        from ..web.server import WebServer
+
+        def encode(query: str) -> object:  # the worker's encoder: the one that made the stored embeddings
+            return self.worker.pipelines.context.models.encoder.encode_texts([query])[0]
+
+        self.web = WebServer(settings, encode=encode)
+        self.web.bind()
+        self.web.start()
+        self.pidfile.update(web_url=self.web.url)
 
     def _warm_up(self, pipelines: Pipelines) -> None:
         """Load the models in the background; the pidfile (``status``) says ``ready`` once done."""
@@ -248,6 +265,9 @@ class Daemon:
         return ", ".join([str(s.root) for s in self.sources] + [f"{m.name} {m.conf.folders}" for m in self.mail_sources])
 
     def _shutdown(self) -> None:
+        web = getattr(self, "web", None)
+        if web is not None:
+            web.stop()
         delivery = getattr(self, "delivery", None)
         if delivery is not None:
             delivery.stop()  # it ends after the try in flight, if any; what is pending waits in the outbox
