@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..config import load_config
+from ..models.registry import measured
 from . import args as types
 from .output import console, print_json
 
@@ -228,7 +229,7 @@ class EpochBar:
 
         return progress
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.bar.__exit__(*exc)
 
 
@@ -277,7 +278,7 @@ def _print_per_class(first: str, rows: dict[str, dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _registry(args: argparse.Namespace):  # noqa: ANN202
+def _registry(args: argparse.Namespace):
     from ..models.registry import ModelRegistry
     from ..store import Store
 
@@ -312,24 +313,6 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
-
-
-HEADLINES = (("macro_f1", "val macro-F1"), ("f1", "val F1"), ("mean_accuracy", "val accuracy"),
-             ("rouge2", "val ROUGE-2"))
-
-
-def measured(metrics: dict[str, Any]) -> str:
-    """A version's main figures: against the model it replaced on held-out corrections (a
-    retrained one), and its validation metric."""
-    parts = []
-    held = metrics.get("held_out_corrections")
-    if held and held.get("n"):
-        parts.append(f"held-out {held['candidate']:.3f} (was {held['current']:.3f}, n={held['n']})")
-    for key, name in HEADLINES:
-        if isinstance(metrics.get(key), int | float):
-            parts.append(f"{name} {metrics[key]:.3f}")
-            break
-    return ", ".join(parts)
 
 
 def cmd_models_rollback(args: argparse.Namespace) -> int:

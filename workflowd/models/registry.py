@@ -175,3 +175,21 @@ class ModelRegistry:
         with self.store.transaction():
             self.store.model_versions.unpromote(task)
             return self._queue_repredict(task)
+
+
+HEADLINES = (("macro_f1", "val macro-F1"), ("f1", "val F1"), ("mean_accuracy", "val accuracy"),
+             ("rouge2", "val ROUGE-2"))
+
+
+def measured(metrics: dict[str, Any]) -> str:
+    """A version's main figures: against the model it replaced on held-out corrections (a
+    retrained one), and its validation metric."""
+    parts = []
+    held = metrics.get("held_out_corrections")
+    if held and held.get("n"):
+        parts.append(f"held-out {held['candidate']:.3f} (was {held['current']:.3f}, n={held['n']})")
+    for key, name in HEADLINES:
+        if isinstance(metrics.get(key), int | float):
+            parts.append(f"{name} {metrics[key]:.3f}")
+            break
+    return ", ".join(parts)

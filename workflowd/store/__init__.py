@@ -17,6 +17,7 @@ from .outbox import Outbox
 from .results import StepResults
 from .rule_runs import RuleRuns
 from .search import Filters, FullText
+from .stats import Stats
 from .surges import SurgeStreams
 from .tags import Tags
 
@@ -33,6 +34,7 @@ class Store(StoreDB):
         self.results = StepResults(self)
         self.embeddings = Embeddings(self)
         self.fulltext = FullText(self)
+        self.stats = Stats(self)
         self.mail = Mail(self)
         self.corrections = Corrections(self)
         self.model_versions = ModelVersions(self)

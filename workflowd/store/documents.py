@@ -219,6 +219,8 @@ class Documents:
         source: str | None = None,
         ids: list[int] | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         where, params = [], []
         if status:
@@ -233,9 +235,9 @@ class Documents:
         sql = f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM documents"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id"
+        sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
         if limit:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
         return self.db.query(sql, params)
 
     def locations(self, doc_id: int) -> list[dict[str, Any]]:

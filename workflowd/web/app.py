@@ -9,7 +9,7 @@ Every request passes the guard first:
    login link set; else 401;
 3. a request that changes something (POST, PUT, PATCH, DELETE) made with the cookie must come
    from the page's own origin (``Origin``, else ``Referer``) with the CSRF token in the
-   ``X-CSRF-Token`` header; else 403. A script with the token sends no cookie: no CSRF.
+   ``X-CSRF-Token`` header (a page's form: its ``csrf`` query parameter); else 403. A script with the token sends no cookie: no CSRF.
 
 No path from a request reaches the file system: a document's file is found through its id
 (``/api/documents/{id}/original``), from the paths the store recorded for it.
@@ -92,7 +92,8 @@ class Guard(BaseHTTPMiddleware):
             source = origin or request.headers.get("referer")
             if source is None or not _same_origin(source, host, request.url.scheme):
                 return _error(403, "a change needs to come from this page (Origin or Referer missing or foreign)")
-            if not same(request.headers.get(CSRF_HEADER), ctx.csrf):
+            # the header (scripts), or the query of a form's action (pages without JavaScript)
+            if not same(request.headers.get(CSRF_HEADER) or request.query_params.get("csrf"), ctx.csrf):
                 return _error(403, "missing or wrong CSRF token")
         return await call_next(request)
 
@@ -150,14 +151,14 @@ def _filters(request: Request) -> Filters:
 
 def documents(request: Request) -> Response:
     q = request.query_params
-    with _store(request) as store:
+    with open_store(request) as store:
         return JSONResponse(store.documents.list(status=q.get("status") or None, source=q.get("source") or None,
                                                  limit=_int(request, "limit", None)))
 
 
 def document(request: Request) -> Response:
     doc_id = request.path_params["id"]
-    with _store(request) as store:
+    with open_store(request) as store:
         doc = document_detail(store, doc_id)
     return JSONResponse(doc) if doc is not None else _error(404, f"no document with id {doc_id}")
 
@@ -165,7 +166,7 @@ def document(request: Request) -> Response:
 def original(request: Request) -> Response:
     """The document's file, from the first recorded path that still exists."""
     doc_id = request.path_params["id"]
-    with _store(request) as store:
+    with open_store(request) as store:
         doc = store.documents.get(doc_id)
         paths = store.documents.file_paths(doc_id) if doc is not None else []
     if doc is None:
@@ -183,7 +184,7 @@ def search_route(request: Request) -> Response:
     mode = request.query_params.get("mode") or "hybrid"
     if mode not in MODES:
         return _error(400, f"mode must be one of {', '.join(MODES)}")
-    with _store(request) as store:
+    with open_store(request) as store:
         hits = search(store, query, encode=ctx.encode, encoder_name=ctx.settings.model.base, mode=mode,
                       filters=_filters(request), limit=_int(request, "limit", 10) or 10)
         return JSONResponse(search_rows(store, hits))
@@ -192,7 +193,7 @@ def search_route(request: Request) -> Response:
 def similar_route(request: Request) -> Response:
     ctx: WebContext = request.app.state.context
     doc_id = request.path_params["id"]
-    with _store(request) as store:
+    with open_store(request) as store:
         if store.documents.get(doc_id) is None:
             return _error(404, f"no document with id {doc_id}")
         hits = similar(store, doc_id, ctx.settings.model.base, filters=_filters(request),
@@ -225,14 +226,14 @@ def _correct(request: Request, body: dict[str, Any]) -> Response:
     task = task_registry(ctx.settings).get(body["task"])(ctx.settings, ModelProvider(ctx.settings))
     given = CorrectionInput(label=body.get("label"), entities=body.get("entities"), sentences=body.get("sentences"),
                             summary=body.get("summary"), value=body.get("value"))
-    with _store(request) as store:
+    with open_store(request) as store:
         if store.documents.get(doc_id) is None:
             return _error(404, f"no document with id {doc_id}")
         row = correct(store, doc_id, task, given, author="web")
     return JSONResponse(row, status_code=201)
 
 
-class _store:
+class open_store:
     def __init__(self, request: Request):
         self.context: WebContext = request.app.state.context
 
@@ -253,7 +254,16 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 def create_app(context: WebContext) -> Starlette:
+    from . import pages
+
     routes = [
+        Route("/", pages.documents_page),
+        Route("/documents/{id:int}", pages.document_page),
+        Route("/dashboard", pages.dashboard_page),
+        Route("/models", pages.models_page),
+        Route("/models/{task}/rollback", pages.rollback, methods=["POST"]),
+        Route("/review", pages.review_page),
+        Route("/review/answer", pages.review_answer, methods=["POST"]),
         Route("/login", login),
         Route("/api/session", session),
         Route("/api/documents", documents),
