@@ -105,3 +105,24 @@ def test_review_page_answers_like_workflowd_review(served: tuple[WebServer, str]
         store.close()
     assert [r["value"]["label"] for r in rows] == ["letters"] and rows[0]["origin"] == "review"
     assert 'id="empty"' in browser.get(done.headers["location"]).text  # nothing left for classify
+
+
+def test_alerts_and_rules_page_retries_a_dead_delivery(served: tuple[WebServer, str], browser: httpx.Client) -> None:
+    server, base = served
+    store = Store(server.settings.db_path)
+    alert = store.alerts.add(kind="rule", name="invoices", level="warning", message="an invoice arrived",
+                             reason="label is bills", documents=[1], deliveries=[("hook", "msg-1")],
+                             body=lambda i: "{}")
+    store.conn.execute("UPDATE outbox SET status = 'dead', last_error = 'HTTP 410' WHERE alert_id = ?", (alert,))
+    store.conn.commit()
+    store.close()
+    page = browser.get("/alerts").text
+    assert "an invoice arrived" in page and "dead" in page and "HTTP 410" in page and 'href="/documents/1"' in page
+    assert "no [[rules]] in the config" in page
+    url = f"/alerts/{alert}/retry"
+    assert browser.post(url, headers={"Origin": base}).status_code == 403
+    done = browser.post(url + "?csrf=" + server.context.csrf, headers={"Origin": base})
+    assert done.status_code == 303 and "retrying+hook" in done.headers["location"]
+    assert "pending" in browser.get("/alerts").text
+    missing = browser.post("/alerts/999/retry?csrf=" + server.context.csrf, headers={"Origin": base})
+    assert missing.status_code == 404

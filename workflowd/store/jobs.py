@@ -25,7 +25,6 @@ from pathlib import Path
 from ..filenames import clean_text
 from .db import StoreDB, now_iso
 
-
 PROCESS = "process"
 REPREDICT = "repredict"
 

@@ -32,3 +32,12 @@ class RuleRuns:
             "SELECT rule, status, detail, created_at FROM rule_runs WHERE document_id = ? ORDER BY id", (doc_id,)
         )
         return {r.pop("rule"): {**r, "detail": json.loads(r["detail"] or "{}")} for r in rows}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per rule, how many documents it was applied to, failed on and skipped."""
+        out: dict[str, dict[str, int]] = {}
+        for rule, status, n in self.db.conn.execute(
+            "SELECT rule, status, count(*) FROM rule_runs GROUP BY rule, status"
+        ).fetchall():
+            out.setdefault(rule, dict.fromkeys(RUN_STATUSES, 0))[status] = int(n)
+        return out

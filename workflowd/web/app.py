@@ -262,6 +262,8 @@ def create_app(context: WebContext) -> Starlette:
         Route("/dashboard", pages.dashboard_page),
         Route("/models", pages.models_page),
         Route("/models/{task}/rollback", pages.rollback, methods=["POST"]),
+        Route("/alerts", pages.alerts_page),
+        Route("/alerts/{id:int}/retry", pages.alert_retry, methods=["POST"]),
         Route("/review", pages.review_page),
         Route("/review/answer", pages.review_answer, methods=["POST"]),
         Route("/login", login),

@@ -248,3 +248,45 @@ def _escape(text: str) -> str:
     from html import escape
 
     return escape(text)
+
+
+# -- alerts and rules --------------------------------------------------------------------------
+
+
+def alerts_page(request: Request) -> Response:
+    """Alerts, newest first, with each delivery's state, a retry button, and the rules with how
+    many documents each was applied to, failed on or skipped."""
+    from ..alerts.listing import list_alerts
+    from .app import open_store
+
+    settings = request.app.state.context.settings
+    with open_store(request) as store:
+        alerts = list_alerts(store, limit=100)
+        runs = store.rule_runs.counts()
+    rules = [{"name": r.name, "enabled": r.enabled, "when": r.when.model_dump(exclude_defaults=True),
+              "actions": [a.type for a in r.actions], "runs": runs.get(r.name, {})} for r in settings.rules]
+    return _render(request, "alerts.html", "alerts", alerts=alerts, rules=rules, message=request.query_params.get("done"))
+
+
+async def alert_retry(request: Request) -> Response:
+    """Make an alert's dead and pending deliveries due again, as ``workflowd alerts retry``; the
+    daemon's delivery thread (this process) is woken at once."""
+    from starlette.concurrency import run_in_threadpool
+
+    from ..alerts.listing import rearm
+    from ..alerts.make import OUTBOX_CHANGED
+    from .app import open_store
+
+    alert_id = request.path_params["id"]
+
+    def go() -> list[str]:
+        with open_store(request) as store:
+            return rearm(store, alert_id)
+
+    try:
+        notifiers = await run_in_threadpool(go)
+    except WorkflowdError as exc:
+        return HTMLResponse(f"<p>{_escape(str(exc))}</p><p><a href='/alerts'>back</a></p>", status_code=404)
+    OUTBOX_CHANGED.set()
+    done = f"alert {alert_id}: " + (f"retrying {', '.join(notifiers)}" if notifiers else "nothing to retry")
+    return RedirectResponse("/alerts?" + urlencode({"done": done}), status_code=303)
