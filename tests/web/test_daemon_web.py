@@ -31,6 +31,8 @@ def test_open_print_logs_in_and_api_documents_is_list_json(wf_env: Env) -> None:
     rows = httpx.get(status["web_url"] + "api/search", params={"q": "plumber"},
                      headers={"Authorization": f"Bearer {token}"}).json()
     assert rows and rows[0]["name"] == "note.txt"
+    served_status = httpx.get(status["web_url"] + "api/status", headers={"Authorization": f"Bearer {token}"}).json()
+    assert served_status.keys() == wf_env.json("status").keys() and served_status["running"] is True
     wf_env.run("stop")
     with pytest.raises(httpx.TransportError):
         httpx.get(api, timeout=2)

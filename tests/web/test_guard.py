@@ -114,3 +114,13 @@ def test_search_over_the_api_is_search_json(served: tuple[WebServer, str]) -> No
     assert [r["id"] for r in rows] == [1] and "[invoice]" in rows[0]["snippet"] and rows[0]["score"] > 0
     assert httpx.get(base + "/api/search", params={"q": "x", "mode": "bad"}, headers=token).status_code == 400
     assert httpx.get(base + "/api/search", params={"q": "x", "limit": "0"}, headers=token).status_code == 400
+
+
+def test_a_non_loopback_host_needs_allow_remote(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from workflowd.config import Settings
+
+    with pytest.raises(ValidationError, match="allow_remote"):
+        Settings(data_dir=tmp_path, sources=[], web={"host": "0.0.0.0"})
+    assert Settings(data_dir=tmp_path, sources=[], web={"host": "0.0.0.0", "allow_remote": True}).web.allow_remote

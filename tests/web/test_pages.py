@@ -126,3 +126,39 @@ def test_alerts_and_rules_page_retries_a_dead_delivery(served: tuple[WebServer, 
     assert "pending" in browser.get("/alerts").text
     missing = browser.post("/alerts/999/retry?csrf=" + server.context.csrf, headers={"Origin": base})
     assert missing.status_code == 404
+
+
+def test_review_names_and_summary_sentences_like_workflowd_review(served: tuple[WebServer, str],
+                                                                  browser: httpx.Client) -> None:
+    server, base = served
+    page = browser.get("/review", params={"task": "entities"}).text
+    assert "PER:5-9" in page and 'name="entities"' in page
+    post = "/review/answer?csrf=" + server.context.csrf
+    form = {"document_id": "1", "task": "entities", "only": "entities", "skip": "0", "action": "entities",
+            "entities": "PER=Anna\nMISC=invoice\n"}
+    done = browser.post(post, data=form, headers={"Origin": base})
+    assert done.status_code == 303 and "2+name" in done.headers["location"]
+    bad = browser.post(post, data={**form, "entities": "PER=Zoe"}, headers={"Origin": base})
+    assert bad.status_code == 400 and "is not in the document" in bad.text
+
+    page = browser.get("/review", params={"task": "summarize"}).text
+    assert 'name="sentence" value="0" >' in page  # one sentence; the stored summary's index 1 is not in it
+    form = {"document_id": "1", "task": "summarize", "only": "summarize", "skip": "0", "action": "sentences",
+            "sentence": ["0"]}
+    assert browser.post(post, data=form, headers={"Origin": base}).status_code == 303
+    store = Store(server.settings.db_path)
+    try:
+        values = {r["task"]: r["value"] for r in store.corrections.list()}
+    finally:
+        store.close()
+    assert [e["text"] for e in values["entities"]["entities"]] == ["Anna", "invoice"]
+    assert values["summarize"]["sentences"] == [0]
+
+
+def test_api_alerts_models_status_answer_as_the_cli(served: tuple[WebServer, str]) -> None:
+    server, base = served
+    token = {"Authorization": f"Bearer {server.context.token}"}
+    assert httpx.get(base + "/api/alerts", headers=token).json() == []
+    assert httpx.get(base + "/api/models", headers=token).json() == []
+    assert httpx.get(base + "/api/status", headers=token).status_code == 404  # no daemon behind this server
+    assert httpx.get(base + "/api/alerts", params={"since": "soon"}, headers=token).status_code == 400

@@ -178,11 +178,12 @@ class Daemon:
             self.pidfile.update(web_url=None)
             return
         from ..web.server import WebServer
+        from . import control
 
         def encode(query: str) -> object:  # the worker's encoder: the one that made the stored embeddings
             return self.worker.pipelines.context.models.encoder.encode_texts([query])[0]
 
-        self.web = WebServer(settings, encode=encode)
+        self.web = WebServer(settings, encode=encode, status=lambda: control.status(settings))
         self.web.bind()
         self.web.start()
         self.pidfile.update(web_url=self.web.url)

@@ -48,9 +48,11 @@ class WebContext:
     """What the routes need: the settings, the token, the port actually bound (for the Host
     and Origin checks) and, for search by meaning, a way to encode a query."""
 
-    def __init__(self, settings: Settings, token: str, *, encode: Callable[[str], Any] | None = None):
+    def __init__(self, settings: Settings, token: str, *, encode: Callable[[str], Any] | None = None,
+                 status: Callable[[], dict[str, Any]] | None = None):
         self.settings = settings
         self.token = token
+        self.status = status
         self.session = derive(token, "session")
         self.csrf = derive(token, "csrf")
         self.encode = encode
@@ -201,6 +203,34 @@ def similar_route(request: Request) -> Response:
         return JSONResponse(search_rows(store, hits))
 
 
+def alerts_route(request: Request) -> Response:
+    """``alerts --json``."""
+    from ..alerts.listing import list_alerts
+
+    since = request.query_params.get("since")
+    if since:
+        try:
+            since = since_moment(since)
+        except ValueError as exc:
+            raise WorkflowdError(str(exc)) from None
+    with open_store(request) as store:
+        return JSONResponse(list_alerts(store, since=since or None, limit=_int(request, "limit", None)))
+
+
+def models_route(request: Request) -> Response:
+    """``models list --json``."""
+    from ..models.provider import ModelProvider
+
+    registry = ModelProvider(request.app.state.context.settings).registry()
+    return JSONResponse([v.public() for v in registry.list(request.query_params.get("task") or None)])
+
+
+def status_route(request: Request) -> Response:
+    """``status --json`` (given by the daemon that serves the page)."""
+    status = request.app.state.context.status
+    return JSONResponse(status()) if status is not None else _error(404, "no daemon status here")
+
+
 async def correct_route(request: Request) -> Response:
     """Record a correction, as ``workflowd correct`` does: ``{"task", "label" | "entities" |
     "sentences" | "summary" | "value"}``."""
@@ -274,6 +304,9 @@ def create_app(context: WebContext) -> Starlette:
         Route("/api/documents/{id:int}/similar", similar_route),
         Route("/api/documents/{id:int}/corrections", correct_route, methods=["POST"]),
         Route("/api/search", search_route),
+        Route("/api/alerts", alerts_route),
+        Route("/api/models", models_route),
+        Route("/api/status", status_route),
     ]
     app = Starlette(
         routes=routes,

@@ -205,7 +205,17 @@ def review_page(request: Request) -> Response:
         item = session.current
         options = session.options(item) if item is not None else []
         results = store.results.for_document(item.document_id) if item is not None else {}
+    specs, sentences, chosen = "", [], set()
+    if item is not None and item.kind == "spans":
+        learned = [e for e in item.data.get("entities") or [] if e.get("type") in {"PER", "ORG", "LOC", "MISC"}]
+        specs = "\n".join(f"{e['type']}:{e['start']}-{e['end']}" for e in learned)
+    if item is not None and item.kind == "sentences":
+        from ..sentences import split_sentences
+
+        sentences = [s.text for s in split_sentences(item.text)][:200]
+        chosen = {s.get("index") for s in item.data.get("sentences") or []}
     return _render(request, "review.html", "review", item=item, options=options, task=task or "",
+                   specs=specs, sentences=sentences, chosen=chosen,
                    tasks=sorted(tasks), skip=skip, waiting=waiting, message=q.get("done") or "",
                    prediction=_describer(request)(item.task, item.data, item.confidence) if item else [],
                    results=results)
@@ -228,13 +238,22 @@ async def review_answer(request: Request) -> Response:
             raise WorkflowdError(f"unknown task {form.get('task')!r}")
         doc_id = int(str(form.get("document_id")))
         with open_store(request) as store:
-            if form.get("action") == "accept":
+            action = form.get("action")
+            if action == "accept":
                 result = store.results.for_document(doc_id).get(task.name) or {}
                 row = accept(store, doc_id, task, result.get("data"), author="web")
+            elif action == "entities":  # the whole list, one TYPE:START-END or TYPE=words a line
+                specs = [line.strip() for line in str(form.get("entities") or "").splitlines() if line.strip()]
+                row = correct(store, doc_id, task, CorrectionInput(entities=specs), author="web", origin="review")
+            elif action == "sentences":
+                picked = [int(str(v)) for v in form.getlist("sentence")]
+                row = correct(store, doc_id, task, CorrectionInput(sentences=picked), author="web", origin="review")
             else:
                 row = correct(store, doc_id, task, CorrectionInput(label=str(form.get("label"))), author="web",
                               origin="review")
-        return f"document {doc_id}: {task.name} = {row['value'].get('label', row['value'])}"
+        value = row["value"]
+        shown = value.get("label") or (f"{len(value['entities'])} name(s)" if "entities" in value else None)
+        return f"document {doc_id}: {task.name} = {shown or value.get('sentences', value)}"
 
     try:
         done = await run_in_threadpool(go)

@@ -20,10 +20,11 @@ class WebServer(threading.Thread):
     """Serves the page and the API until ``stop()``. The socket is bound in ``bind()`` (in the
     daemon's start, so a port in use is a clear error there); the thread then serves it."""
 
-    def __init__(self, settings: Settings, *, encode: Callable[[str], Any] | None = None):
+    def __init__(self, settings: Settings, *, encode: Callable[[str], Any] | None = None,
+                 status: Callable[[], dict[str, Any]] | None = None):
         super().__init__(name="workflowd-web", daemon=True)
         self.settings = settings
-        self.context = WebContext(settings, ensure_token(settings.web_token_path), encode=encode)
+        self.context = WebContext(settings, ensure_token(settings.web_token_path), encode=encode, status=status)
         self.server: Any = None
         self.sock: socket.socket | None = None
 
