@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from .config import Settings
 from .store import Store
 
 
@@ -29,3 +31,25 @@ def search_rows(store: Store, hits: list[Any]) -> list[dict[str, Any]]:
     """``search --json``: the hits as ``list --json`` documents with ``score`` and ``snippet``."""
     docs = {d["id"]: d for d in store.documents.list(ids=[h.id for h in hits])} if hits else {}
     return [{**docs[h.id], "score": round(h.score, 6), "snippet": h.snippet} for h in hits if h.id in docs]
+
+
+def describer(settings: Settings) -> Callable[[str, dict[str, Any], float | None], list[str]]:
+    """step, data, confidence -> lines of text: the task's own description of its results, else
+    (a plugin step without a task, or plugins that fail to load) the data's keys and values."""
+    from .errors import PluginError
+    from .models.provider import ModelProvider
+    from .runtime import task_registry
+    from .tasks.base import describe_data
+
+    try:
+        tasks = task_registry(settings)
+    except PluginError:
+        tasks = None
+    provider = ModelProvider(settings)
+
+    def describe(step: str, data: dict[str, Any], confidence: float | None) -> list[str]:
+        if tasks is not None and step in tasks:
+            return tasks.get(step)(settings, provider).describe(data, confidence)
+        return describe_data(data)
+
+    return describe

@@ -16,7 +16,7 @@ from ..ingest import ingest
 from ..logs import setup_logging
 from ..store import Store
 from ..store.documents import STATUSES
-from ..views import document_detail
+from ..views import describer, document_detail
 from . import args as types
 from .output import console, error, print_json
 
@@ -153,24 +153,5 @@ def _table(docs: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-def _describers(args: argparse.Namespace):  # noqa: ANN202
-    """step, data, confidence -> lines of text: the task's own description of its results, else
-    (a plugin step without a task, or plugins that fail to load) the data's keys and values."""
-    from ..errors import PluginError
-    from ..models.provider import ModelProvider
-    from ..runtime import task_registry
-    from ..tasks.base import describe_data
-
-    settings = load_config(getattr(args, "config", None))
-    try:
-        tasks = task_registry(settings)
-    except PluginError:
-        tasks = None
-    provider = ModelProvider(settings)
-
-    def describe(step: str, data: dict[str, Any], confidence: float | None) -> list[str]:
-        if tasks is not None and step in tasks:
-            return tasks.get(step)(settings, provider).describe(data, confidence)
-        return describe_data(data)
-
-    return describe
+def _describers(args: argparse.Namespace):
+    return describer(load_config(getattr(args, "config", None)))

@@ -21,7 +21,7 @@ from ..errors import WorkflowdError
 from ..search import MODES, search, similar
 from ..store import Filters
 from ..store.documents import STATUSES
-from ..views import document_detail, search_rows
+from ..views import describer, document_detail, search_rows
 from .charts import bar_chart, days_back, line_chart
 from .marking import marked_text
 
@@ -103,25 +103,7 @@ def document_page(request: Request) -> Response:
 
 
 def _describer(request: Request):
-    """step, data, confidence -> lines: the task's own description, else keys and values."""
-    from ..errors import PluginError
-    from ..models.provider import ModelProvider
-    from ..runtime import task_registry
-    from ..tasks.base import describe_data
-
-    settings = request.app.state.context.settings
-    try:
-        tasks = task_registry(settings)
-    except PluginError:
-        tasks = None
-    provider = ModelProvider(settings)
-
-    def describe(step: str, data: dict[str, Any], confidence: float | None) -> list[str]:
-        if tasks is not None and step in tasks:
-            return tasks.get(step)(settings, provider).describe(data, confidence)
-        return describe_data(data)
-
-    return describe
+    return describer(request.app.state.context.settings)
 
 
 def dashboard_page(request: Request) -> Response:
