@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 from collections.abc import Callable
 from typing import Any
+
+import uvicorn
 
 from ..config import LOOPBACK_HOSTS, Settings
 from ..errors import DaemonError
@@ -57,18 +60,36 @@ class WebServer(threading.Thread):
             log.info("web page: %s (workflowd open logs a browser in)", self.url)
 
     def run(self) -> None:
-        import uvicorn
-
         config = uvicorn.Config(create_app(self.context), log_level="warning", access_log=False,
                                 lifespan="off", server_header=False, date_header=False)
-        self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # the daemon's own handlers stay
+        self.server = QuietServer(config)
         assert self.sock is not None
         self.server.run(sockets=[self.sock])
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.server is not None:
-            self.server.should_exit = True
+            self.server.wake_to_exit()
         self.join(timeout=timeout)
         if self.sock is not None:
             self.sock.close()
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server without its 10-a-second tick (which only refreshes the Date header, off
+    here, and counts requests for a limit not set): an idle daemon stays asleep. It waits for
+    ``wake_to_exit()`` instead; the daemon's own signal handlers stay."""
+
+    def install_signal_handlers(self) -> None:
+        pass
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._exit = asyncio.Event()
+        if not self.should_exit:
+            await self._exit.wait()
+
+    def wake_to_exit(self) -> None:
+        self.should_exit = True
+        loop, event = getattr(self, "_loop", None), getattr(self, "_exit", None)
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
