@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,13 +187,15 @@ class Encoder:
                          output_hidden_states=bool(forks))
         return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
 
-    def runtime_for(self, model: torch.nn.Module, *, token_types: bool = False) -> OnnxRuntime | None:
-        """An ONNX Runtime for another whole encoder (a task's fine-tuned copy), with this
-        encoder's settings and cache; None where this one runs in torch."""
+    def runtime_for(self, make: Callable[[], torch.nn.Module], *, token_types: bool = False) -> OnnxRuntime | None:
+        """An ONNX Runtime, its graph ready, for another whole encoder (a task's fine-tuned copy,
+        built by ``make`` only when needed), with this encoder's settings and cache; None where
+        this one runs in torch or the graph cannot be built (the task then runs in torch)."""
         if self.onnx is None:
             return None
-        return OnnxRuntime(model, quantize=self.settings.quantize, threads=self.settings.threads,
-                           cache_dir=self.onnx.cache_dir, token_types=token_types)
+        runtime = OnnxRuntime(make(), quantize=self.settings.quantize, threads=self.settings.threads,
+                              cache_dir=self.onnx.cache_dir, token_types=token_types)
+        return runtime if runtime.prepare() else None  # export (or load) it now, not at a document
 
     def prepare(self, forks: frozenset[int] = frozenset()) -> None:
         """Build the runtime's graph for ``forks`` now (ONNX: export or load it) rather than at

@@ -210,9 +210,7 @@ def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -
     model.to(encoder.device).eval()
     head.to(encoder.device).eval()
     tagger = Tagger(encoder, model, head, tags, version=version, meta=meta)
-    tagger.runtime = encoder.runtime_for(with_shape_types(model, head), token_types=True)
-    if tagger.runtime is not None and not tagger.runtime.prepare():  # export (or load) it now, not at a document
-        tagger.runtime = None
+    tagger.runtime = encoder.runtime_for(lambda: with_shape_types(model, head), token_types=True)
     return tagger
 
 

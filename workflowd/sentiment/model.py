@@ -185,7 +185,5 @@ def load_sentiment(folder: Path, encoder: Encoder, *, version: str | None = None
     model.to(encoder.device).eval()
     head.to(encoder.device).eval()
     loaded = SentimentModel(encoder, model, head, version=version, meta=meta)
-    loaded.runtime = encoder.runtime_for(model)
-    if loaded.runtime is not None and not loaded.runtime.prepare():  # export (or load) it now, not at a document
-        loaded.runtime = None
+    loaded.runtime = encoder.runtime_for(lambda: model)
     return loaded
