@@ -167,6 +167,10 @@ def test_readme_quickstart_runs(wf_env: Env) -> None:
                 assert docs[0]["status"] == "done"
             else:
                 out = _sh(line, env).stdout
+                if line.startswith("workflowd search"):
+                    assert "hello.txt" in out
+                if line.startswith("workflowd open"):
+                    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/login\?token=\S+\n", out), out
                 if line.startswith("workflowd show"):
                     assert "Invoice 42 from Acme Corp in Berlin: 120 EUR, due 1 March 2027" in out
                     # each result as a person reads it: the label, the names by type, the sentiment
