@@ -57,6 +57,11 @@ class WebContext:
         self.csrf = derive(token, "csrf")
         self.encode = encode
         self.port = settings.web.port
+        from ..models.provider import ModelProvider
+
+        # one provider for every request: its registry keeps one store connection per thread
+        # (a provider per request would leave a connection open per request)
+        self.models = ModelProvider(settings)
 
     def allowed_hosts(self) -> set[str]:
         names = set(LOOPBACK_HOSTS) | ({self.settings.web.host} if self.settings.web.allow_remote else set())
@@ -219,9 +224,7 @@ def alerts_route(request: Request) -> Response:
 
 def models_route(request: Request) -> Response:
     """``models list --json``."""
-    from ..models.provider import ModelProvider
-
-    registry = ModelProvider(request.app.state.context.settings).registry()
+    registry = request.app.state.context.models.registry()
     return JSONResponse([v.public() for v in registry.list(request.query_params.get("task") or None)])
 
 
@@ -247,13 +250,12 @@ async def correct_route(request: Request) -> Response:
 
 def _correct(request: Request, body: dict[str, Any]) -> Response:
     from ..corrections import correct
-    from ..models.provider import ModelProvider
     from ..runtime import task_registry
     from ..tasks import CorrectionInput
 
     ctx: WebContext = request.app.state.context
     doc_id = request.path_params["id"]
-    task = task_registry(ctx.settings).get(body["task"])(ctx.settings, ModelProvider(ctx.settings))
+    task = task_registry(ctx.settings).get(body["task"])(ctx.settings, ctx.models)
     given = CorrectionInput(label=body.get("label"), entities=body.get("entities"), sentences=body.get("sentences"),
                             summary=body.get("summary"), value=body.get("value"))
     with open_store(request) as store:

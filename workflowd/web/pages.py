@@ -130,22 +130,19 @@ def dashboard_page(request: Request) -> Response:
 
 
 def models_page(request: Request) -> Response:
-    from ..models.provider import ModelProvider
     from ..models.registry import measured
 
-    versions = ModelProvider(request.app.state.context.settings).registry().list()
+    versions = request.app.state.context.models.registry().list()
     return _render(request, "models.html", "models", versions=versions, measured=measured)
 
 
 async def rollback(request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
-    from ..models.provider import ModelProvider
-
     task = request.path_params["task"]
 
     def go() -> None:
-        ModelProvider(request.app.state.context.settings).registry().rollback(task)
+        request.app.state.context.models.registry().rollback(task)
 
     try:
         await run_in_threadpool(go)
@@ -158,13 +155,11 @@ async def rollback(request: Request) -> Response:
 # -- review ------------------------------------------------------------------------------------
 
 
-def _review_tasks(settings: Any) -> dict[str, Any]:
-    from ..models.provider import ModelProvider
+def _review_tasks(ctx: Any) -> dict[str, Any]:
     from ..runtime import task_registry
 
-    registry = task_registry(settings)
-    provider = ModelProvider(settings)
-    return {name: registry.get(name)(settings, provider) for name in registry.names()}
+    registry = task_registry(ctx.settings)
+    return {name: registry.get(name)(ctx.settings, ctx.models) for name in registry.names()}
 
 
 def review_page(request: Request) -> Response:
@@ -177,11 +172,11 @@ def review_page(request: Request) -> Response:
     q = request.query_params
     task = q.get("task") or None
     skip = int(q.get("skip") or 0) if (q.get("skip") or "0").isdigit() else 0
-    tasks = _review_tasks(ctx.settings)
+    tasks = _review_tasks(ctx)
     wanted = {task: tasks[task]} if task in tasks else tasks
     with open_store(request) as store:
-        items = queue(store, wanted, limit=skip + 1)
-        waiting = len(queue(store, wanted))
+        items = queue(store, wanted)
+        waiting = len(items)
         session = Session(store, items, tasks, author="web")
         session.position = skip
         item = session.current
@@ -214,7 +209,7 @@ async def review_answer(request: Request) -> Response:
         from ..tasks import CorrectionInput
         from .app import open_store
 
-        tasks = _review_tasks(request.app.state.context.settings)
+        tasks = _review_tasks(request.app.state.context)
         task = tasks.get(str(form.get("task")))
         if task is None:
             raise WorkflowdError(f"unknown task {form.get('task')!r}")
