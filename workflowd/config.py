@@ -70,6 +70,25 @@ class ExtractSettings(_Section):
     max_pdf_pages: int = Field(2000, ge=1, description="pages read from one PDF")
 
 
+class OcrSettings(_Section):
+    enabled: bool = Field(True, description="read images and PDF pages without a text layer with Tesseract")
+    languages: str = Field("eng", description='Tesseract languages joined by "+", e.g. "deu+eng"')
+    dpi: int = Field(300, ge=70, le=1200, description="PDF pages are rendered at this resolution; images that state none are taken at it")
+    max_pages: int = Field(100, ge=1, description="pages OCRed in one file; the text says where it stopped")
+    timeout: float = Field(600.0, gt=0, description="seconds of OCR one file may take, on top of extract.timeout")
+    min_page_chars: int = Field(20, ge=0, description="a PDF page whose text layer has fewer characters is OCRed")
+    max_image_pixels: int = Field(50_000_000, ge=1_000_000, description="larger images and pages are scaled down to this")
+    tesseract: str = Field("tesseract", description="the tesseract program: a name on PATH or a path")
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split("+")]
+        if not all(parts) or not all(p.replace("_", "").replace("-", "").isalnum() for p in parts):
+            raise ValueError(f'ocr.languages must be Tesseract language codes joined by "+" (e.g. "deu+eng"), not {value!r}')
+        return "+".join(parts)
+
+
 class ModelSettings(_Section):
     base: str = Field("bundled", description="the encoder: bundled, a local folder, or a Hugging Face id")
     device: str = Field("auto", description="auto (CUDA when present, else CPU), cpu, cuda, cuda:1...")
@@ -330,6 +349,7 @@ class Settings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     sources: list[SourceSettings] = Field(default_factory=_default_sources)

@@ -48,7 +48,7 @@ def ingest(settings: Settings, targets: list[Path], *, pipeline: str | None = No
             if doc_id is not None and doc_id not in taken:
                 taken.append(doc_id)
         store.jobs.recover()
-        with SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir) as extractor:
+        with SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir, settings.ocr) as extractor:
             report.document_ids = _process_all(store, Processor(store, settings, pipelines, extractor), taken)
         deliver_due(settings, store)  # without a daemon the webhook still goes out; its retries wait for one
         report.pending_deliveries = store.outbox.counts()["pending"]

@@ -41,7 +41,7 @@ def test_page_limit(write, blob_dir: Path) -> None:
 
 
 def test_no_text_layer(write, settings: ExtractSettings, blob_dir: Path) -> None:
-    with pytest.raises(ExtractionError, match=r"no text layer \(a scan\?\); OCR is not supported"):
+    with pytest.raises(ExtractionError, match=r"no text layer, and no scanned image to OCR"):
         extract_file(write("scan.pdf", make_pdf(["", ""])), settings, blob_dir)
 
 

@@ -53,6 +53,8 @@ def _zip(names: list[str], first: tuple[str, bytes] | None = None) -> bytes:
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "old.doc", "application/msword"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "scan.pdf", "image/png"),
         (b"\xff\xd8\xff\xe0" + b"\x00" * 50, "photo.txt", "image/jpeg"),
+        (b"\xff\xd8\xff\xe1\x22\x45Exif\x00\x00MM\x00*\x00\x00\x00\x08" + b"\x01\x12" * 20, "IMG_1.JPG", "image/jpeg"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "IMG_2.HEIC", "image/heic"),
         (bytes(range(256)) * 4, "data.txt", "application/octet-stream"),
     ],
 )

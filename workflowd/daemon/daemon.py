@@ -23,6 +23,7 @@ from ..alerts.delivery import DeliveryThread
 from ..alerts.make import OUTBOX_CHANGED
 from ..config import Settings, load_config
 from ..errors import StoreError, WorkflowdError
+from ..extract.ocr import check_tesseract
 from ..filenames import display
 from ..intake import FileChanged
 from ..logs import setup_logging
@@ -151,6 +152,8 @@ class Daemon:
         pipelines = build_pipelines(settings)
         if needs_base_model(pipelines):
             log.info("base model: %s", check_base_model(settings))
+        if settings.ocr.enabled and (problem := check_tesseract(settings.ocr)):
+            log.warning("%s; until then images and scanned PDF pages fail with this reason", problem)
         self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
         self._start_web(settings)
         self.retraining = Retraining(

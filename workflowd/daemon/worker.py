@@ -87,7 +87,7 @@ class Worker(threading.Thread):
     def _serve(self) -> None:
         store = Store(self.settings.db_path)
         extractor = self._extractor = SandboxedExtractor(
-            self.settings.extract, self.settings.blob_dir, self.settings.plugins_dir
+            self.settings.extract, self.settings.blob_dir, self.settings.plugins_dir, self.settings.ocr
         )
         processor = Processor(store, self.settings, self.pipelines, extractor)
         try:
@@ -146,9 +146,9 @@ class Worker(threading.Thread):
         if pending is None:
             return extractor, processor
         settings, pipelines = pending
-        # a new child: the extract settings or the plugins (their extractors) may have changed
+        # a new child: the extract or ocr settings or the plugins (their extractors) may have changed
         extractor.close()
-        extractor = self._extractor = SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir)
+        extractor = self._extractor = SandboxedExtractor(settings.extract, settings.blob_dir, settings.plugins_dir, settings.ocr)
         old = self.pipelines
         self.settings, self.pipelines = settings, pipelines
         if old is not pipelines:

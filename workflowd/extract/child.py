@@ -2,8 +2,10 @@
 
 Started by :class:`~workflowd.extract.sandbox.SandboxedExtractor`. It speaks JSON lines: one
 request per line on stdin (``path_b64``, the path's exact bytes, else ``path``; ``settings``,
-``blob_dir``), one response per line on the
-real stdout (``{"ok": true, "extraction": {...}}`` or ``{"ok": false, "kind", "message"}``).
+``ocr``, ``blob_dir``), one response per line on the
+real stdout (``{"ok": true, "extraction": {...}}`` or ``{"ok": false, "kind", "message"}``),
+preceded by ``{"ocr": true}`` when the file needs OCR (the parent then allows ``ocr.timeout``
+more seconds).
 File descriptor 1 is pointed at stderr so that nothing a library prints can corrupt the
 protocol. An address-space limit turns memory exhaustion into MemoryError and a response.
 An idle child blocks on reading stdin; it exits when stdin closes. While it works on a file,
@@ -26,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import IO, Any
 
-from ..config import ExtractSettings
+from ..config import ExtractSettings, OcrSettings
 from ..errors import ExtractionError
 from ..filenames import display
 from .textutil import short_reason
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugins-dir", type=Path, help="where the plugins that add extractors are")
     args = parser.parse_args(argv)
     protocol = _take_stdout()
+    # Tesseract (OCR) runs from here: its own threads would only compete with the daemon's
+    # model threads, so one per page unless the person set otherwise.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     _quiet_libraries()
     from .core import extract_file, plugin_extractors  # imported before the memory limit is set
 
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     _send(protocol, {"ready": True, "pid": os.getpid()})
     for line in sys.stdin.buffer:
         if line.strip():
-            _send(protocol, _handle(line, extract_file, args.max_memory_mb))
+            _send(protocol, _handle(line, extract_file, args.max_memory_mb, protocol))
     return 0
 
 
@@ -89,6 +94,17 @@ def _preload() -> None:
     import pypdf  # noqa: F401
     from docx.table import Table  # noqa: F401
     from pypdf import PasswordType, PdfReader  # noqa: F401
+    import pypdfium2  # noqa: F401
+    import pytesseract  # noqa: F401
+    from PIL import Image, ImageOps, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
+
+    Image.init()
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        pass
+    else:
+        register_heif_opener()
 
 
 def _limit_resources(max_memory_mb: int) -> None:
@@ -101,7 +117,7 @@ def _limit_resources(max_memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _handle(line: bytes, extract_file: Any, max_memory_mb: int) -> dict[str, Any]:
+def _handle(line: bytes, extract_file: Any, max_memory_mb: int, protocol: IO[bytes] | None = None) -> dict[str, Any]:
     """Answer one request line with a response dict (never raises, except on exit)."""
     try:
         request = json.loads(line)
@@ -111,13 +127,21 @@ def _handle(line: bytes, extract_file: Any, max_memory_mb: int) -> dict[str, Any
         else:
             path = Path(request["path"])
         settings = ExtractSettings(**request["settings"])
+        ocr = OcrSettings(**request.get("ocr", {}))
     except Exception as exc:
         return {"ok": False, "kind": "protocol", "message": f"bad request: {short_reason(exc)}"}
     out_of_memory = False
     response: dict[str, Any] = {}
     try:
         signal.alarm(int(settings.timeout) + _BACKSTOP_GRACE)
-        response = {"ok": True, "extraction": extract_file(path, settings, blob_dir).to_dict()}
+
+        def ocr_started() -> None:  # the parent allows ocr.timeout more; so does the backstop
+            signal.alarm(int(settings.timeout + ocr.timeout) + _BACKSTOP_GRACE)
+            if protocol is not None:
+                _send(protocol, {"ocr": True})
+
+        extraction = extract_file(path, settings, blob_dir, ocr=ocr, on_ocr=ocr_started)
+        response = {"ok": True, "extraction": extraction.to_dict()}
     except MemoryError:
         out_of_memory = True  # answered below, once the frames holding the memory are gone
     except ExtractionError as exc:

@@ -12,18 +12,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ExtractSettings
+from ..config import ExtractSettings, OcrSettings
 from ..errors import ExtractionError
 from . import sniff
 from .html import extract_html
+from .image import IMAGE_TYPES, extract_image
 from .mail import extract_mail
 from .office import extract_docx, extract_odt
+from .ocr import OcrJob
 from .pdf import extract_pdf
 from .plain import extract_markdown, extract_plain
 from .result import Extraction
 from .textutil import clean_str, clean_value, short_reason
 
-__all__ = ["EXTRACTORS", "Extractor", "check_size", "extract_bytes", "extract_file", "plugin_extractors"]
+__all__ = ["EXTRACTORS", "OCR_READERS", "Extractor", "check_size", "extract_bytes", "extract_file", "plugin_extractors"]
 
 ExtractFunction = Callable[[bytes, ExtractSettings, Path], Extraction]
 
@@ -53,7 +55,10 @@ EXTRACTORS: dict[str, ExtractFunction] = {
     sniff.MAIL: extract_mail,
     sniff.MARKDOWN: extract_markdown,
     sniff.PLAIN: extract_plain,
+    **{media_type: extract_image for media_type in IMAGE_TYPES},
 }
+# Extractors that may OCR: they take the file's OcrJob as ``ocr=``.
+OCR_READERS = frozenset((sniff.PDF, *IMAGE_TYPES))
 
 
 def check_size(size: int, settings: ExtractSettings) -> None:
@@ -104,10 +109,12 @@ def _find(media_type: str, name: str, extra: Sequence[Extractor]) -> tuple[str, 
 
 
 def extract_file(
-    path: Path, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = ()
+    path: Path, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = (),
+    ocr: OcrSettings | None = None, on_ocr: Callable[[], None] | None = None,
 ) -> Extraction:
     """Extract the text of one file; ExtractionError for bad content, OSError when unreadable.
-    ``extra``: the plugins' extractors."""
+    ``extra``: the plugins' extractors; ``ocr``: how images and scanned pages are read (default
+    settings when None); ``on_ocr``: called once before the first page is OCRed."""
     path = Path(path)
     check_size(path.stat().st_size, settings)
     limit = int(settings.max_file_mb * 1024 * 1024)
@@ -118,11 +125,12 @@ def extract_file(
         if len(data) > size:  # the file grew since stat()
             data += fh.read(limit + 1 - len(data))
     check_size(len(data), settings)
-    return extract_bytes(data, path.name, settings, blob_dir, extra)
+    return extract_bytes(data, path.name, settings, blob_dir, extra, ocr, on_ocr)
 
 
 def extract_bytes(
-    data: bytes, name: str, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = ()
+    data: bytes, name: str, settings: ExtractSettings, blob_dir: Path, extra: Sequence[Extractor] = (),
+    ocr: OcrSettings | None = None, on_ocr: Callable[[], None] | None = None,
 ) -> Extraction:
     """Extract the text of ``data`` (a file called ``name``); see :func:`extract_file`."""
     media_type = sniff.detect_media_type(data, name)
@@ -131,7 +139,11 @@ def extract_bytes(
         raise ExtractionError(f"unsupported file type: {media_type} ({sniff.describe_type(media_type)})")
     media_type, extractor = found
     try:
-        result = extractor(data, settings, Path(blob_dir))
+        if media_type in OCR_READERS and extractor in (extract_pdf, extract_image):
+            job = OcrJob(ocr or OcrSettings(), on_ocr or (lambda: None))
+            result = extractor(data, settings, Path(blob_dir), ocr=job)
+        else:
+            result = extractor(data, settings, Path(blob_dir))
     except (ExtractionError, MemoryError, OSError):
         raise
     except RecursionError:

@@ -1,4 +1,5 @@
-"""PDF text layers through pypdf, with every parser failure turned into a short reason."""
+"""PDF text layers through pypdf, with every parser failure turned into a short reason; pages
+without a text layer drawn by PDFium (pypdfium2) and read by OCR."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from ..config import ExtractSettings
 from ..errors import ExtractionError
+from .ocr import OcrJob, PageText, join_pages
 from .result import Extraction
 from .sniff import PDF
 from .textutil import short_reason
@@ -17,8 +19,8 @@ __all__ = ["extract_pdf"]
 _METADATA_KEYS = {"/Author": "author", "/Title": "title", "/Producer": "producer"}
 
 
-def extract_pdf(data: bytes, settings: ExtractSettings, blob_dir: Path) -> Extraction:
-    """The text layer of up to ``max_pdf_pages`` pages; scans without text fail clearly."""
+def extract_pdf(data: bytes, settings: ExtractSettings, blob_dir: Path, ocr: OcrJob | None = None) -> Extraction:
+    """The text layer of up to ``max_pdf_pages`` pages; pages without one (scans) read by OCR."""
     reader = _open(data)
     try:
         total = len(reader.pages)
@@ -28,7 +30,7 @@ def extract_pdf(data: bytes, settings: ExtractSettings, blob_dir: Path) -> Extra
         raise ExtractionError(f"damaged PDF: {short_reason(exc)}") from None
     if total == 0:
         raise ExtractionError("damaged PDF: no pages found")
-    texts: list[str] = []
+    texts: list[str | None] = []  # None: the page could not be read
     errors: list[str] = []
     for number in range(min(total, settings.max_pdf_pages)):
         try:
@@ -36,17 +38,116 @@ def extract_pdf(data: bytes, settings: ExtractSettings, blob_dir: Path) -> Extra
         except MemoryError:
             raise
         except Exception as exc:  # one bad page should not lose the others
+            texts.append(None)
             errors.append(short_reason(exc))
-    if errors and not texts:
+    if errors and not any(t is not None for t in texts):
         raise ExtractionError(f"damaged PDF: {errors[0]}")
-    if not any(t.strip() for t in texts):
-        raise ExtractionError("the PDF has no text layer (a scan?); OCR is not supported")
-    meta: dict[str, Any] = {"pages": total, "pages_read": len(texts) + len(errors)}
+    minimum = ocr.settings.min_page_chars if ocr is not None else 1
+    scanned = [i for i, t in enumerate(texts) if t is not None and len("".join(t.split())) < max(1, minimum)]
+    meta: dict[str, Any] = {"pages": total, "pages_read": len(texts)}
     if errors:
         meta["page_errors"] = len(errors)
     meta.update(_metadata(reader))
-    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
+    pages: dict[int, PageText] = {}
+    if scanned:
+        pages = _ocr_pages(data, scanned, ocr, meta, has_text=any(t and t.strip() for t in texts))
+    parts = [(i + 1, pages[i].text if i in pages else (t or ""), pages.get(i)) for i, t in enumerate(texts)]
+    text, spans = join_pages(parts, ocr)
+    if ocr is not None and ocr.deadline is not None:
+        meta["ocr"] = ocr.meta() | {"pages": spans}
+    if not text.strip():
+        if pages:
+            raise ExtractionError(f"OCR found no text on the PDF's {len(pages)} page(s) without a text layer")
+        raise ExtractionError("the PDF has no text layer, and no scanned image to OCR (blank or drawn pages?)")
     return Extraction(media_type=PDF, text=text, title=meta.get("title"), meta=meta)
+
+
+def _ocr_pages(data: bytes, candidates: list[int], ocr: OcrJob | None, meta: dict[str, Any],
+               has_text: bool) -> dict[int, PageText]:
+    """OCR of the pages (0-based) with little or no text layer that draw an image (a scan).
+    When OCR cannot run, a PDF with text elsewhere keeps that text and says in
+    ``meta["ocr_skipped"]`` why the scanned pages are missing."""
+    out: dict[int, PageText] = {}
+    try:
+        document = _render_source(data)
+    except ExtractionError as exc:
+        if not has_text:
+            raise
+        meta["ocr_skipped"] = f"{len(candidates)} page(s) with little or no text not read: {exc}"
+        return out
+    try:
+        scanned = [i for i in candidates if _has_image(document, i)]
+        if not scanned:
+            return out
+        try:
+            if ocr is None:
+                raise ExtractionError("OCR is not available here")
+            ocr.start()
+        except ExtractionError as exc:
+            if not has_text:
+                raise ExtractionError(f"the PDF has no text layer (a scan?): {exc}") from None
+            meta["ocr_skipped"] = f"{len(scanned)} scanned page(s) not read: {exc}"
+            return out
+        for index in scanned:
+            if not ocr.may_continue(len(scanned)):
+                break
+            image, scaled = _render(document, index, ocr)
+            ocr.scaled |= scaled
+            page = ocr.read(image, index + 1, None if scaled else ocr.settings.dpi)
+            if page is None:
+                break
+            out[index] = page
+    finally:
+        document.close()
+    return out
+
+
+def _has_image(document: Any, index: int) -> bool:
+    """Whether page ``index`` draws an image (a scan does); a page with little text and no image
+    (a title page, a blank page) has nothing OCR could add."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        page = document[index]
+        found = next(iter(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4)), None) is not None
+        page.close()
+    except MemoryError:
+        raise
+    except Exception:
+        return True  # cannot tell: let OCR look
+    return found
+
+
+def _render_source(data: bytes) -> Any:
+    """The PDF opened by PDFium, which draws pages for OCR."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(data, password="")
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ExtractionError(f"damaged PDF: its scanned pages cannot be drawn for OCR: {short_reason(exc)}") from None
+
+
+def _render(document: Any, index: int, ocr: OcrJob) -> tuple[Any, bool]:
+    """Page ``index`` as a greyscale image at ``ocr.dpi``, or smaller to stay within
+    ``ocr.max_image_pixels``; and whether it was made smaller."""
+    settings = ocr.settings
+    try:
+        page = document[index]
+        width, height = page.get_size()  # points, 1/72 inch
+        scale = settings.dpi / 72
+        scaled = width * height * scale * scale > settings.max_image_pixels
+        if scaled:
+            scale = (settings.max_image_pixels / max(1.0, width * height)) ** 0.5
+        image = page.render(scale=scale, grayscale=True).to_pil()
+        page.close()
+    except MemoryError:
+        raise
+    except Exception as exc:
+        raise ExtractionError(f"damaged PDF: page {index + 1} cannot be drawn for OCR: {short_reason(exc)}") from None
+    return image, scaled
 
 
 def _open(data: bytes) -> Any:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ..config import ExtractSettings
+from ..config import ExtractSettings, OcrSettings
 from ..errors import ExtractionCrashed, ExtractionError
 from ..filenames import display
 from .core import check_size
@@ -60,9 +60,12 @@ def child_environment(environ: Mapping[str, str] | None = None) -> dict[str, str
 class SandboxedExtractor:
     """Extract files in a child process; safe for one thread at a time (calls are serialised)."""
 
-    def __init__(self, settings: ExtractSettings, blob_dir: Path, plugins_dir: Path | None = None):
-        """``plugins_dir``: the plugins folder, whose plugins may add extractors."""
+    def __init__(self, settings: ExtractSettings, blob_dir: Path, plugins_dir: Path | None = None,
+                 ocr: OcrSettings | None = None):
+        """``plugins_dir``: the plugins folder, whose plugins may add extractors; ``ocr``: how
+        images and scanned pages are read (a file being OCRed gets ``ocr.timeout`` more seconds)."""
         self.settings = settings
+        self.ocr = ocr or OcrSettings()
         self.blob_dir = Path(os.path.abspath(blob_dir))
         self.plugins_dir = plugins_dir
         self._lock = threading.Lock()
@@ -87,6 +90,7 @@ class SandboxedExtractor:
             "path": display(path),  # for people reading a request; the child opens path_b64
             "path_b64": base64.b64encode(os.fsencode(path)).decode("ascii"),  # the exact bytes of any name
             "settings": self.settings.model_dump(mode="json"),
+            "ocr": self.ocr.model_dump(mode="json"),
             "blob_dir": str(self.blob_dir),
         }
         with self._lock:
@@ -145,7 +149,12 @@ class SandboxedExtractor:
                 if attempt == 2:
                     raise ExtractionCrashed("extractor process could not be started") from None
         try:
-            return self._read_response(time.monotonic() + self.settings.timeout, self.settings.timeout)
+            started = time.monotonic()
+            message = self._read_response(started + self.settings.timeout, self.settings.timeout)
+            if message.get("ocr") is True:  # the file needs OCR: its own time on top
+                timeout = self.settings.timeout + self.ocr.timeout
+                message = self._read_response(started + timeout, timeout)
+            return message
         except ExtractionCrashed:
             raise
         except BaseException:  # interrupted mid-request: the child's answer must not reach the next call

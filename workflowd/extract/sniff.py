@@ -35,6 +35,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x7fELF", "application/x-executable"),
     (b"{\\rtf", "application/rtf"),
 )
+_HEIF_BRANDS = frozenset((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"))
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OLE_BY_EXT = {"doc": "application/msword", "xls": "application/vnd.ms-excel",
                "ppt": "application/vnd.ms-powerpoint", "msg": "application/vnd.ms-outlook"}
@@ -73,6 +74,10 @@ def detect_media_type(head: bytes, name: str) -> str:
         return _OLE_BY_EXT.get(ext, "application/x-ole-storage")
     if head[:12].startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "image/heic"
+    if head[:3] == b"\xff\xd8\xff" and head[3:4] >= b"\xc0":  # a JPEG's first marker (EXIF, JFIF...):
+        return "image/jpeg"  # never text, even where the bytes would pass for UTF-16
     for magic, media_type in _MAGIC:
         if head.startswith(magic) and not (len(magic) < 4 and _is_text(head)):
             return media_type
@@ -93,7 +98,7 @@ def detect_media_type(head: bytes, name: str) -> str:
 def describe_type(media_type: str) -> str:
     """A few words saying what an unsupported type is, for error messages."""
     if media_type.startswith("image/"):
-        return "an image; OCR is not supported"
+        return "an image of a type OCR does not read"
     return _DESCRIPTIONS.get(media_type, "not a supported document format")
 
 
