@@ -73,7 +73,7 @@ class ExtractSettings(_Section):
 class OcrSettings(_Section):
     enabled: bool = Field(True, description="read images and PDF pages without a text layer with Tesseract")
     languages: str = Field("eng", description='Tesseract languages joined by "+", e.g. "deu+eng"')
-    dpi: int = Field(300, ge=70, le=1200, description="PDF pages are rendered at this resolution; images that state none are taken at it")
+    dpi: int = Field(300, ge=70, le=1200, description="the most a scanned PDF page is drawn at (its scan's own, 150 at least); images that state none are taken at it")
     max_pages: int = Field(100, ge=1, description="pages OCRed in one file; the text says where it stopped")
     timeout: float = Field(600.0, gt=0, description="seconds of OCR one file may take, on top of extract.timeout")
     min_page_chars: int = Field(20, ge=0, description="a PDF page whose text layer has fewer characters is OCRed")

@@ -3,10 +3,7 @@ real Tesseract, the bundled models): same classify label, same names."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from tests.conftest import Env, base_config
 from tests.daemon.helpers import all_settled, query, wait_for
@@ -58,24 +55,38 @@ def test_scans_dropped_in_a_folder_match_the_typed_text(wf_env: Env) -> None:
         assert _names(doc) == _names(typed_doc), scan
     assert len(_names(docs["letter.txt"])) >= 5  # the comparison has names to compare
     assert docs["fax.tiff"]["meta"]["pages"] == 2
+    weak = {d["name"] for d in env.json("list", "--ocr-below", "99")}  # every scan, no typed text
+    assert weak == {"letter.png", "photo.jpg", "fax.tiff", "scan.pdf", "archive.pdf"}
+    assert env.json("list", "--ocr-below", "10") == []
     assert env.json("status")["running"]
     assert not query(env, "SELECT id FROM jobs WHERE status = 'running'")
 
 
-def test_a_daemon_without_tesseract_says_so_and_fails_only_the_scans(wf_env: Env) -> None:
+def test_a_daemon_without_tesseract_says_so_fails_only_the_scans_and_retries_them(wf_env: Env) -> None:
     env = wf_env
     env.write_config(base_config(env.data_dir, env.inbox, f'[ocr]\ntesseract = "{env.root / "no-tesseract"}"'))
     env.run("start")
-    buffer = io.BytesIO()
-    Image.new("L", (300, 100), 255).save(buffer, "PNG")
-    (env.inbox / "scan.png").write_bytes(buffer.getvalue())
+    render(LETTER, NOISY_150)[0].save(env.inbox / "scan.png")
     (env.inbox / "note.txt").write_text("Typed text still works.")
     wait_for(lambda: all_settled(env, 2), 120, "two documents done or failed")
     docs = {d["name"]: d for d in env.json("list")}
     assert docs["note.txt"]["status"] == "done"
-    failed = env.json("show", str(docs["scan.png"]["id"]))
+    scan_id = str(docs["scan.png"]["id"])
+    failed = env.json("show", scan_id)
     assert failed["status"] == "failed"
     assert failed["error"].startswith(f"OCR needs Tesseract, and '{env.root / 'no-tesseract'}' was not found")
     log = (env.data_dir / "logs" / "workflowd.log").read_text()
     assert "OCR needs Tesseract" in log and "until then images and scanned PDF pages fail with this reason" in log
     assert env.json("status")["running"]
+
+    # Tesseract "installed": the config fixed, the daemon reloaded, the failed scan retried
+    env.write_config(base_config(env.data_dir, env.inbox))
+    env.run("reload")
+    log_path = env.data_dir / "logs" / "workflowd.log"
+    wait_for(lambda: "configuration reloaded" in log_path.read_text(), 30, "the reload")
+    assert env.json("retry") == [int(scan_id)]
+    wait_for(lambda: env.json("show", scan_id)["status"] == "done", 120, "the retried scan done")
+    done = env.json("show", scan_id)
+    assert done["error"] is None and done["meta"]["ocr"]["confidence"] > 80
+    assert "Northern Heating Ltd" in " ".join(done["text"].split())
+    assert env.run("retry").stdout.strip() == "no failed document to retry"

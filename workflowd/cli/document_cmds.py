@@ -1,4 +1,4 @@
-"""``workflowd ingest | list | show``."""
+"""``workflowd ingest | list | show | retry``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--status", choices=STATUSES, help="only documents in this status")
     p.add_argument("--source", metavar="NAME", help="only documents from this source")
     p.add_argument("--limit", type=types.positive_int, metavar="N", help="at most N documents")
+    p.add_argument("--ocr-below", type=float, metavar="PCT",
+                   help="only documents read by OCR whose mean word confidence (0-100) is below PCT: weak scans")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("show", parents=[common], help="show one document with its text and results",
@@ -45,6 +47,15 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("id", type=types.document_id, metavar="ID")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("retry", parents=[common], help="process failed documents again",
+                       description="Queue failed documents (the IDs given, else every failed one) to be "
+                       "extracted and processed again from their file, e.g. once Tesseract is installed "
+                       "or a limit was raised. A running daemon is woken and does it now; without one, "
+                       "the next `workflowd start` does.")
+    p.add_argument("ids", nargs="*", type=types.document_id, metavar="ID")
+    p.add_argument("--json", action="store_true", help="print the queued documents' ids as a JSON array")
+    p.set_defaults(func=cmd_retry)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -72,13 +83,39 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def cmd_retry(args: argparse.Namespace) -> int:
+    settings = load_config(getattr(args, "config", None))
+    queued: list[int] = []
+    if settings.db_path.exists():
+        store = Store(settings.db_path)
+        try:
+            queued = store.jobs.retry_failed(args.ids or None, max_attempts=settings.jobs.max_attempts)
+        finally:
+            store.close()
+    daemon = control.wake_delivery(settings) if queued else None
+    if args.json:
+        print_json(queued)
+        return 0
+    if args.ids and len(queued) < len(args.ids):
+        skipped = sorted(set(args.ids) - set(queued))
+        error(f"not failed (or already queued), left as they are: {', '.join(map(str, skipped))}")
+    if not queued:
+        console.print("no failed document to retry", markup=False)
+    else:
+        when = "the daemon processes them now" if daemon else "the next `workflowd start` processes them"
+        console.print(f"{len(queued)} document(s) queued again ({', '.join(map(str, queued))}): {when}",
+                      markup=False)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     settings = load_config(getattr(args, "config", None))
     docs: list[dict[str, Any]] = []
     if settings.db_path.exists():
         store = Store(settings.db_path)
         try:
-            docs = store.documents.list(status=args.status, source=args.source, limit=args.limit)
+            docs = store.documents.list(status=args.status, source=args.source, limit=args.limit,
+                                        ocr_below=args.ocr_below)
         finally:
             store.close()
     if args.json:

@@ -90,8 +90,8 @@ def reload(settings: Settings) -> int:
 
 
 def wake_delivery(settings: Settings) -> int | None:
-    """Tell a running daemon that the outbox changed (SIGUSR1), so that it sends what is due now;
-    returns its pid, or None when none runs."""
+    """Tell a running daemon that the outbox or the queue changed (SIGUSR1), so that it sends
+    and processes what is due now; returns its pid, or None when none runs."""
     info = running_info(settings.pid_path)
     if info is None or not isinstance(info.get("pid"), int):
         return None

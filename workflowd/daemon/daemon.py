@@ -81,7 +81,11 @@ class Daemon:
         self._wake.set()
 
     def _on_outbox(self, signum: int, frame: FrameType | None) -> None:
-        OUTBOX_CHANGED.set()  # another process changed the outbox (`workflowd alerts retry`, ingest)
+        # another process changed the outbox (`workflowd alerts retry`, ingest) or the queue (`retry`)
+        OUTBOX_CHANGED.set()
+        worker = getattr(self, "worker", None)
+        if worker is not None:
+            worker.wake()
 
     # -- life cycle ------------------------------------------------------------------------
 

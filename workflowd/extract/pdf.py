@@ -76,7 +76,8 @@ def _ocr_pages(data: bytes, candidates: list[int], ocr: OcrJob | None, meta: dic
         meta["ocr_skipped"] = f"{len(candidates)} page(s) with little or no text not read: {exc}"
         return out
     try:
-        scanned = [i for i in candidates if _has_image(document, i)]
+        dpis = {i: _scan_dpi(document, i, ocr.settings.dpi if ocr else 300) for i in candidates}
+        scanned = [i for i, dpi in dpis.items() if dpi is not None]
         if not scanned:
             return out
         try:
@@ -91,9 +92,12 @@ def _ocr_pages(data: bytes, candidates: list[int], ocr: OcrJob | None, meta: dic
         for index in scanned:
             if not ocr.may_continue(len(scanned)):
                 break
-            image, scaled = _render(document, index, ocr)
+            # at the scan's own resolution (150 dpi at least, ocr.dpi at most): drawing a 150 dpi
+            # scan at 300 dpi took twice the time for the same text (benchmarks/ocr_bbc.py)
+            dpi = round(min(ocr.settings.dpi, max(150, dpis[index] or 0)))
+            image, scaled = _render(document, index, ocr, dpi)
             ocr.scaled |= scaled
-            page = ocr.read(image, index + 1, None if scaled else ocr.settings.dpi)
+            page = ocr.read(image, index + 1, None if scaled else dpi)
             if page is None:
                 break
             out[index] = page
@@ -102,20 +106,27 @@ def _ocr_pages(data: bytes, candidates: list[int], ocr: OcrJob | None, meta: dic
     return out
 
 
-def _has_image(document: Any, index: int) -> bool:
-    """Whether page ``index`` draws an image (a scan does); a page with little text and no image
-    (a title page, a blank page) has nothing OCR could add."""
+def _scan_dpi(document: Any, index: int, default: int) -> float | None:
+    """The resolution of the largest image page ``index`` draws (a scan's), or None when it
+    draws none: a page with little text and no image (a title page, a blank page) has nothing
+    OCR could add. ``default`` when the page cannot be looked at."""
     import pypdfium2.raw as pdfium_c
 
     try:
         page = document[index]
-        found = next(iter(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4)), None) is not None
+        best: tuple[float, float] | None = None  # (area in points², pixels per inch)
+        for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
+            left, bottom, right, top = obj.get_bounds()
+            width_px, _ = obj.get_px_size()
+            area = (right - left) * (top - bottom)
+            if right - left > 1 and (best is None or area > best[0]):
+                best = (area, width_px / ((right - left) / 72))
         page.close()
     except MemoryError:
         raise
     except Exception:
-        return True  # cannot tell: let OCR look
-    return found
+        return default  # cannot tell: let OCR look
+    return None if best is None else best[1]
 
 
 def _render_source(data: bytes) -> Any:
@@ -130,14 +141,14 @@ def _render_source(data: bytes) -> Any:
         raise ExtractionError(f"damaged PDF: its scanned pages cannot be drawn for OCR: {short_reason(exc)}") from None
 
 
-def _render(document: Any, index: int, ocr: OcrJob) -> tuple[Any, bool]:
-    """Page ``index`` as a greyscale image at ``ocr.dpi``, or smaller to stay within
+def _render(document: Any, index: int, ocr: OcrJob, dpi: int) -> tuple[Any, bool]:
+    """Page ``index`` as a greyscale image at ``dpi``, or smaller to stay within
     ``ocr.max_image_pixels``; and whether it was made smaller."""
     settings = ocr.settings
     try:
         page = document[index]
         width, height = page.get_size()  # points, 1/72 inch
-        scale = settings.dpi / 72
+        scale = dpi / 72
         scaled = width * height * scale * scale > settings.max_image_pixels
         if scaled:
             scale = (settings.max_image_pixels / max(1.0, width * height)) ** 0.5

@@ -221,7 +221,10 @@ class Documents:
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = False,
+        ocr_below: float | None = None,
     ) -> list[dict[str, Any]]:
+        """Documents, oldest first; ``ocr_below``: only those read by OCR whose mean word
+        confidence (0-100, ``meta.ocr.confidence``) is below it."""
         where, params = [], []
         if status:
             where.append("status = ?")
@@ -232,6 +235,9 @@ class Documents:
         if ids is not None:
             where.append(f"id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
+        if ocr_below is not None:
+            where.append("json_valid(meta) AND json_extract(meta, '$.ocr.confidence') < ?")
+            params.append(ocr_below)
         sql = f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM documents"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -281,6 +281,33 @@ class Jobs:
         )
         return cur.rowcount
 
+    def retry_failed(self, document_ids: Iterable[int] | None, *, max_attempts: int) -> list[int]:
+        """Queue failed documents (these, or all) to be processed again from their file, with a
+        fresh count of tries; returns their ids. Those with a job waiting are left as they are."""
+        sql = ("SELECT d.id, (SELECT pipeline FROM jobs j WHERE j.document_id = d.id AND j.kind = ?"
+               " ORDER BY j.id DESC LIMIT 1) AS pipeline FROM documents d WHERE d.status = 'failed'"
+               " AND NOT EXISTS (SELECT 1 FROM jobs w WHERE w.document_id = d.id AND w.status IN ('pending', 'running'))")
+        params: list[object] = [PROCESS]
+        if document_ids is not None:
+            ids = list(document_ids)
+            if not ids:
+                return []
+            sql += f" AND d.id IN ({', '.join('?' * len(ids))})"
+            params.extend(ids)
+        now = now_iso()
+        queued: list[int] = []
+        with self.db.transaction() as conn:
+            for row in self.db.query(sql + " ORDER BY d.id", params):
+                conn.execute(
+                    "INSERT INTO jobs (document_id, kind, pipeline, status, attempts, max_attempts, run_after,"
+                    " created_at) VALUES (?, ?, ?, 'pending', 0, ?, 0, ?)",
+                    (row["id"], PROCESS, row["pipeline"] or "default", max_attempts, now),
+                )
+                conn.execute("UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?",
+                             (now, row["id"]))
+                queued.append(int(row["id"]))
+        return queued
+
     def claim_possible(self, document_ids: Iterable[int]) -> bool:
         """Whether any job of these documents is pending (whenever it is due)."""
         return self.next_due(document_ids) is not None
