@@ -53,3 +53,23 @@ def describer(settings: Settings) -> Callable[[str, dict[str, Any], float | None
         return describe_data(data)
 
     return describe
+
+
+def ocr_summary(meta: dict[str, Any] | None) -> str | None:
+    """One line on how a document's text was read by OCR (``meta["ocr"]``), or None."""
+    ocr = (meta or {}).get("ocr") if isinstance(meta, dict) else None
+    if not isinstance(ocr, dict):
+        return None
+    pages = [p for p in ocr.get("pages") or [] if isinstance(p, dict)]
+    line = f"Tesseract ({ocr.get('languages')}), {ocr.get('pages_read', len(pages))} page(s) read"
+    if ocr.get("confidence") is not None:
+        line += f", mean word confidence {ocr['confidence']}"
+    if len(pages) > 1:
+        line += " (" + ", ".join(f"page {p.get('page')}: {p.get('confidence')}" for p in pages[:20])
+        line += ", ..." if len(pages) > 20 else ""
+        line += ")"
+    if ocr.get("scaled_down"):
+        line += "; scaled down to ocr.max_image_pixels"
+    if ocr.get("stopped"):
+        line += f"; {ocr['stopped']}"
+    return line

@@ -58,6 +58,9 @@ def test_scans_dropped_in_a_folder_match_the_typed_text(wf_env: Env) -> None:
     weak = {d["name"] for d in env.json("list", "--ocr-below", "99")}  # every scan, no typed text
     assert weak == {"letter.png", "photo.jpg", "fax.tiff", "scan.pdf", "archive.pdf"}
     assert env.json("list", "--ocr-below", "10") == []
+    shown = env.run("show", str(docs["fax.tiff"]["id"])).stdout
+    assert "ocr: Tesseract (eng), 2 page(s) read, mean word confidence " in shown
+    assert "OCR stopped after 2 of 500 pages (ocr.max_pages = 2)" in env.run("show", str(archive_doc["id"])).stdout
     assert env.json("status")["running"]
     assert not query(env, "SELECT id FROM jobs WHERE status = 'running'")
 

@@ -87,6 +87,14 @@ def test_photo_like_jpeg_and_webp(write, settings, blob_dir) -> None:
     assert webp.media_type == "image/webp" and cer(LETTER, webp.text) < 0.03
 
 
+def test_iphone_heic_photo(write, settings, blob_dir, clean_page) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    heic = image_bytes(clean_page.convert("RGB"), "HEIF", quality=85)
+    result = extract_file(write("IMG_0042.HEIC", heic), settings, blob_dir)
+    assert result.media_type == "image/heic" and cer(LETTER, result.text) < 0.02
+
+
 def test_multi_page_tiff_records_each_page(write, settings, blob_dir, tmp_path: Path) -> None:
     pages = render(LONG, CLEAN_300)
     assert len(pages) == 2

@@ -16,7 +16,7 @@ from ..ingest import ingest
 from ..logs import setup_logging
 from ..store import Store
 from ..store.documents import STATUSES
-from ..views import describer, document_detail
+from ..views import describer, document_detail, ocr_summary
 from . import args as types
 from .output import console, error, print_json
 
@@ -144,6 +144,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         if doc.get(key) not in (None, ""):
             console.print(f"[bold]{key}[/bold]: ", end="")
             console.print(str(doc[key]), markup=False)
+    ocr = ocr_summary(doc.get("meta"))
+    if ocr:
+        console.print("[bold]ocr[/bold]: ", end="")
+        console.print(ocr, markup=False)
     for loc in doc["locations"][1:]:
         console.print("[bold]also at[/bold]: ", end="")
         console.print(loc["path"], markup=False, highlight=False)

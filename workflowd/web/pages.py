@@ -21,7 +21,7 @@ from ..errors import WorkflowdError
 from ..search import MODES, search, similar
 from ..store import Filters
 from ..store.documents import STATUSES
-from ..views import describer, document_detail, search_rows
+from ..views import describer, document_detail, ocr_summary, search_rows
 from .charts import bar_chart, days_back, line_chart
 from .marking import marked_text
 
@@ -99,7 +99,7 @@ def document_page(request: Request) -> Response:
         else:
             described.append((step, describe(step, result["data"] or {}, result["confidence"])))
     return _render(request, "document.html", "documents", doc=doc, described=described,
-                   text_html=marked_text(doc.get("text") or "", ents, sents))
+                   text_html=marked_text(doc.get("text") or "", ents, sents), ocr=ocr_summary(doc.get("meta")))
 
 
 def _describer(request: Request):
