@@ -17,6 +17,10 @@ BBC descriptions), and for each condition the benchmark prints how often the cla
 the typed text's and the F1 of the OCR text's names against the typed text's (type and words).
 
     python benchmarks/ocr_bbc.py --docs 20
+    python benchmarks/ocr_bbc.py --limits   # a 500-page scan, a 20,000² image, a corrupt one
+
+``--limits`` sends the files of the issue's limits through the sandbox with the default
+settings and prints what became of each, its time and the extractor's peak memory.
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import bbc  # noqa: E402
-from PIL import Image  # noqa: E402
-from rapidfuzz.distance import Levenshtein  # noqa: E402
+import bbc
+from PIL import Image
+from rapidfuzz.distance import Levenshtein
 
-from tests.scans import CLEAN_300, NOISY_150, Condition, render, save_pdf  # noqa: E402
-from workflowd.config import ExtractSettings, OcrSettings  # noqa: E402
-from workflowd.extract.sandbox import SandboxedExtractor  # noqa: E402
+from tests.scans import CLEAN_300, NOISY_150, Condition, render, save_pdf
+from workflowd.config import ExtractSettings, OcrSettings
+from workflowd.extract.sandbox import SandboxedExtractor
 
 HARSH_150 = Condition("150 dpi, strong noise, blur 1.0, 3° rotation, JPEG 60", 150, rotate=3.0, blur=1.0,
                       noise=25.0, jpeg=60)
@@ -151,11 +155,57 @@ def _names(results: dict) -> set[tuple[str, str]]:
     return {(e["type"], norm(e["text"])) for e in results["entities"]["data"]["entities"]}
 
 
+def limits() -> None:
+    """The 500-page scan, the 20,000 × 20,000 image and a corrupt image, default settings."""
+    from PIL import ImageDraw, ImageFont
+
+    from tests.scans import find_font
+
+    a = bbc.document(bbc.split(bbc.load())[1][0])
+    with tempfile.TemporaryDirectory(prefix="workflowd-ocr-limits-") as tmp:
+        root = Path(tmp)
+        page = render(a, replace(NOISY_150, noise=0.0, jpeg=None))[0].convert("1")  # a bilevel office scan
+        page.save(root / "page.png")
+        scan = root / "scan-500-pages.pdf"
+        page.save(scan, "PDF", resolution=150, save_all=True, append_images=[page] * 499)
+        huge = Image.new("L", (20_000, 20_000), 255)
+        ImageDraw.Draw(huge).text((1000, 1000), "Invoice 2041 from Northern Heating", fill=0,
+                                  font=ImageFont.truetype(find_font(), 400))
+        huge.save(root / "huge-20000.png")
+        del huge
+        (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(4000))
+        with SandboxedExtractor(ExtractSettings(), root / "blobs", ocr=OcrSettings()) as sandbox:
+            for name in ("scan-500-pages.pdf", "huge-20000.png", "corrupt.jpg"):
+                size = (root / name).stat().st_size
+                start = time.perf_counter()
+                try:
+                    result = sandbox.extract(root / name)
+                    ocr = result.meta.get("ocr", {})
+                    what = (f"a document: {len(result.text):,} characters, {ocr.get('pages_read')} page(s) OCRed, "
+                            f"confidence {ocr.get('confidence')}; {ocr.get('stopped') or ''}"
+                            f"{' scaled down' if ocr.get('scaled_down') else ''}")
+                except Exception as exc:  # what the document's error would say
+                    what = f"failed: {type(exc).__name__}: {exc}"
+                secs = time.perf_counter() - start
+                pid = sandbox.pid
+                peak = "?"
+                if pid is not None:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    peak = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), "?")
+                    peak = f"{int(peak) / 1024:.0f}" if peak != "?" else peak
+                print(f"{name} ({size / 2**20:.1f} MB): {secs:.1f} s; {what}; the extractor process's peak RSS "
+                      f"so far {peak} MB; extractor alive after it: {pid is not None}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=20, help="held-out articles per condition")
     parser.add_argument("--no-steps", action="store_true", help="skip the classify/entities comparison")
+    parser.add_argument("--limits", action="store_true", help="only the limits: 500 pages, 20,000² pixels, corrupt")
     args = parser.parse_args()
+    if args.limits:
+        limits()
+        return
     if shutil.which("tesseract") is None:
         raise SystemExit("tesseract is not installed (apt install tesseract-ocr tesseract-ocr-eng)")
     _, held_out = bbc.split(bbc.load())
