@@ -14,7 +14,8 @@ def add_parsers(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "check", parents=[common], help="validate the config, plugins, pipelines, model and sources",
         description="Check what the daemon needs, starting nothing: the config, every plugin and pipeline "
         "(plugins are loaded, models are not), that the base model can be found, each source (folder, "
-        "Maildir layout, IMAP password) and the permissions of the plugins folder and the data dir. One "
+        "Maildir layout, IMAP password), Tesseract and its language data for OCR, and the permissions of "
+        "the plugins folder and the data dir. One "
         "line per check. Exit code 2 for a config or plugin problem, 1 for any other problem, 0 when fine.",
     )
     p.add_argument("--json", action="store_true", help="print a JSON array of {key, ok, detail, config}")
