@@ -193,6 +193,12 @@ def test_corrupt_images_fail_with_the_reason(write, settings, blob_dir, data, re
         extract_file(write("bad.png", data), settings, blob_dir)
 
 
+def test_a_tracking_pixel_fails_at_once(write, settings, blob_dir) -> None:
+    pixel = image_bytes(Image.new("RGBA", (1, 1)), "GIF")
+    with pytest.raises(ExtractionError, match=r"^image of 1×1 pixels: too small to hold text$"):
+        extract_file(write("open.gif", pixel), settings, blob_dir)
+
+
 def test_truncated_png_fails_with_the_reason(write, settings, blob_dir, clean_page) -> None:
     data = image_bytes(clean_page, "PNG")
     with pytest.raises(ExtractionError, match="^damaged image: "):

@@ -25,6 +25,8 @@ def extract_image(data: bytes, settings: ExtractSettings, blob_dir: Path, ocr: O
         raise ExtractionError("an image: OCR is not available here")
     ocr.start()  # a clear failure when OCR is off or Tesseract is missing, before decoding anything
     image = _open(data, settings, ocr)
+    if image.width < 24 or image.height < 12:  # a tracking pixel, a bullet, a spacer in a newsletter
+        raise ExtractionError(f"image of {image.width}×{image.height} pixels: too small to hold text")
     frames = getattr(image, "n_frames", 1) if image.format in _MULTI_PAGE else 1
     parts: list[tuple[int, str, Any]] = []
     for index in range(frames):
