@@ -6,6 +6,8 @@ import email
 import email.policy
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -289,3 +291,21 @@ def test_foreground_daemon_stops_on_sigterm(wf_env: Env) -> None:
         if proc.poll() is None:
             proc.kill()
 
+
+
+def test_start_from_the_home_folder_beside_the_default_inbox(wf_env: Env) -> None:
+    """`workflowd start` typed in ~, where `init` made ~/workflowd/inbox: the daemon must import
+    the package, not the folder called workflowd in the current directory."""
+    import shutil
+
+    env = wf_env
+    (env.home / "workflowd" / "inbox").mkdir(parents=True)
+    program = shutil.which("workflowd", path=str(Path(sys.executable).parent))
+    assert program is not None, "the workflowd console script is not installed beside this Python"
+    started = subprocess.run([program, "start"], cwd=env.home, env=env.env, capture_output=True, text=True,
+                             timeout=120)
+    assert started.returncode == 0, started.stderr
+    assert env.json("status")["running"]
+    (env.inbox / "hello.txt").write_text("Started from the home folder.")
+    wait_for(lambda: all_settled(env, 1), 60, "the file done")
+    assert env.json("list")[0]["status"] == "done"

@@ -36,7 +36,9 @@ def start_detached(settings: Settings, config_arg: str | None) -> int:
     except OSError as exc:
         raise DaemonError(f"cannot use the data dir {settings.data_dir}: {exc.strerror or exc}") from None
     read_fd, write_fd = os.pipe()
-    cmd = [sys.executable, "-m", "workflowd"]
+    # -P: not the current directory first on sys.path, where `workflowd start` run from the home
+    # folder would import ~/workflowd/ (the default inbox's folder) instead of the package
+    cmd = [sys.executable, "-P", "-m", "workflowd"]
     if config_arg:
         cmd += ["--config", str(config_arg)]
     cmd += ["start", "--foreground", "--quiet", "--ready-fd", str(write_fd)]

@@ -128,7 +128,8 @@ class Retraining:
                         "retraining %s (%s) waits for the training process %d", task, why, self.child.pid
                     )
                 return False
-            cmd = [sys.executable, "-m", "workflowd", "train", "--task", task, "--json"]
+            # -P: the daemon's working directory (where `start` was run) stays off sys.path
+            cmd = [sys.executable, "-P", "-m", "workflowd", "train", "--task", task, "--json"]
             if self.config_arg:
                 cmd += ["--config", self.config_arg]
             nice = self.settings.training.nice
