@@ -167,6 +167,18 @@ def test_ocr_off_and_tesseract_missing_are_clear_reasons(write, settings, blob_d
         extract_file(png, settings, blob_dir, ocr=OcrSettings(languages="eng+xyz"))
 
 
+def test_tesseract_installed_while_running_is_found_at_the_next_file(tmp_path: Path) -> None:
+    from workflowd.extract.ocr import check_tesseract
+
+    program = tmp_path / "bin" / "tesseract"
+    settings = OcrSettings(tesseract=str(program))
+    assert check_tesseract(settings).startswith("OCR needs Tesseract")
+    program.parent.mkdir()
+    program.write_text(f'#!/bin/sh\nexec {shutil.which("tesseract")} "$@"\n')
+    program.chmod(0o755)
+    assert check_tesseract(settings) is None  # a failure is not remembered, a success is
+
+
 def test_mixed_pdf_keeps_its_text_when_ocr_cannot_run(write, settings, blob_dir, tmp_path) -> None:
     from pypdf import PdfWriter
 

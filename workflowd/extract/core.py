@@ -18,14 +18,14 @@ from . import sniff
 from .html import extract_html
 from .image import IMAGE_TYPES, extract_image
 from .mail import extract_mail
-from .office import extract_docx, extract_odt
 from .ocr import OcrJob
+from .office import extract_docx, extract_odt
 from .pdf import extract_pdf
 from .plain import extract_markdown, extract_plain
 from .result import Extraction
 from .textutil import clean_str, clean_value, short_reason
 
-__all__ = ["EXTRACTORS", "OCR_READERS", "Extractor", "check_size", "extract_bytes", "extract_file", "plugin_extractors"]
+__all__ = ["EXTRACTORS", "Extractor", "check_size", "extract_bytes", "extract_file", "plugin_extractors"]
 
 ExtractFunction = Callable[[bytes, ExtractSettings, Path], Extraction]
 
@@ -58,7 +58,7 @@ EXTRACTORS: dict[str, ExtractFunction] = {
     **{media_type: extract_image for media_type in IMAGE_TYPES},
 }
 # Extractors that may OCR: they take the file's OcrJob as ``ocr=``.
-OCR_READERS = frozenset((sniff.PDF, *IMAGE_TYPES))
+_OCR_READERS = (extract_pdf, extract_image)
 
 
 def check_size(size: int, settings: ExtractSettings) -> None:
@@ -139,7 +139,7 @@ def extract_bytes(
         raise ExtractionError(f"unsupported file type: {media_type} ({sniff.describe_type(media_type)})")
     media_type, extractor = found
     try:
-        if media_type in OCR_READERS and extractor in (extract_pdf, extract_image):
+        if extractor in _OCR_READERS:
             job = OcrJob(ocr or OcrSettings(), on_ocr or (lambda: None))
             result = extractor(data, settings, Path(blob_dir), ocr=job)
         else:

@@ -47,11 +47,11 @@ def extract_image(data: bytes, settings: ExtractSettings, blob_dir: Path, ocr: O
         if read is None:
             break
         parts.append((index + 1, read.text, read))
-    text, spans = join_pages(parts, ocr)
+    text, spans = join_pages(parts)
     meta: dict[str, Any] = {"width": image.width, "height": image.height, "format": image.format}
     if frames > 1:
         meta["pages"] = frames
-    meta["ocr"] = ocr.meta() | {"pages": spans}
+    meta["ocr"] = ocr.meta(spans)
     if not text.strip():
         raise ExtractionError(f"OCR found no text in the image ({meta['width']}×{meta['height']} pixels)")
     return Extraction(media_type="", text=text, title=None, meta=meta)

@@ -21,8 +21,10 @@ from typing import Any
 
 from ..config import OcrSettings
 from ..errors import ExtractionError
+from .textutil import short_reason
 
 __all__ = ["OcrJob", "PageText", "check_tesseract", "join_pages", "ocr_page", "prepare_image"]
+
 
 @dataclass
 class PageText:
@@ -79,8 +81,9 @@ class OcrJob:
         self.pages.append(page)
         return page
 
-    def meta(self) -> dict[str, Any]:
-        """What the document's meta records of its OCR (``meta["ocr"]``)."""
+    def meta(self, spans: list[dict[str, Any]]) -> dict[str, Any]:
+        """What the document's meta records of its OCR (``meta["ocr"]``); ``spans``: where each
+        OCRed page lies in the text (:func:`join_pages`)."""
         scored = [(p.confidence, p.words) for p in self.pages if p.confidence is not None and p.words]
         words = sum(w for _, w in scored)
         out: dict[str, Any] = {
@@ -88,7 +91,7 @@ class OcrJob:
             "languages": self.settings.languages,
             "pages_read": len(self.pages),
             "confidence": round(sum(c * w for c, w in scored) / words, 1) if words else None,
-            "pages": [],
+            "pages": spans,
         }
         if self.stopped:
             out["stopped"] = self.stopped
@@ -106,17 +109,22 @@ def check_enabled(settings: OcrSettings) -> None:
         raise ExtractionError(problem)
 
 
-_CHECKED: dict[tuple[str, str], str | None] = {}
+_FOUND: set[tuple[str, str]] = set()  # (program, languages) that passed: asked once per process
 INSTALL_HINT = "install it with `apt install tesseract-ocr tesseract-ocr-eng` (or brew install tesseract), or set ocr.enabled = false"
 
 
 def check_tesseract(settings: OcrSettings) -> str | None:
     """None when ``settings.tesseract`` runs and has every language of ``settings.languages``;
-    else what is wrong, in words (for ``workflowd check``, the log and a document's failure)."""
+    else what is wrong, in words (for ``workflowd check``, the log and a document's failure).
+    Only success is remembered: Tesseract installed while the daemon runs is found at the next
+    file, so `workflowd retry` works without a restart."""
     key = (settings.tesseract, settings.languages)
-    if key not in _CHECKED:
-        _CHECKED[key] = _check(settings)
-    return _CHECKED[key]
+    if key in _FOUND:
+        return None
+    problem = _check(settings)
+    if problem is None:
+        _FOUND.add(key)
+    return problem
 
 
 def _check(settings: OcrSettings) -> str | None:
@@ -138,10 +146,7 @@ def _check(settings: OcrSettings) -> str | None:
 
 def has_osd(settings: OcrSettings) -> bool:
     """Whether Tesseract's orientation data is installed (it comes with tesseract-ocr on Debian)."""
-    key = (settings.tesseract, "osd")
-    if key not in _CHECKED:
-        _CHECKED[key] = _check(OcrSettings(tesseract=settings.tesseract, languages="osd"))
-    return _CHECKED[key] is None
+    return check_tesseract(OcrSettings(tesseract=settings.tesseract, languages="osd")) is None
 
 
 def prepare_image(image: Any, settings: OcrSettings) -> tuple[Any, bool]:
@@ -180,17 +185,12 @@ def ocr_page(image: Any, number: int, settings: OcrSettings, dpi: int | None, ti
     except pytesseract.TesseractNotFoundError:  # an OSError: not the file's fault, but no retry helps
         raise ExtractionError(f"OCR needs Tesseract, and {settings.tesseract!r} was not found: {INSTALL_HINT}") from None
     except pytesseract.TesseractError as exc:
-        raise ExtractionError(f"OCR failed on page {number}: {_short(exc)}") from None
+        raise ExtractionError(f"OCR failed on page {number}: {short_reason(exc, 300)}") from None
     except RuntimeError as exc:  # pytesseract's "Tesseract process timeout"
         if "timeout" in str(exc).lower():
             return None
-        raise ExtractionError(f"OCR failed on page {number}: {_short(exc)}") from None
+        raise ExtractionError(f"OCR failed on page {number}: {short_reason(exc, 300)}") from None
     return _page_text(data, number)
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(getattr(exc, "message", "") or exc).split())
-    return text[:300] or type(exc).__name__
 
 
 def _page_text(data: dict[str, list[Any]], number: int) -> PageText:
@@ -223,7 +223,7 @@ def _page_text(data: dict[str, list[Any]], number: int) -> PageText:
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
-def join_pages(parts: list[tuple[int, str, PageText | None]], job: OcrJob | None) -> tuple[str, list[dict[str, Any]]]:
+def join_pages(parts: list[tuple[int, str, PageText | None]]) -> tuple[str, list[dict[str, Any]]]:
     """The pages' texts joined by a blank line, and where each OCRed page lies in the result:
     ``[{"page", "start", "end", "confidence", "words"}]`` (character offsets of the text).
 

@@ -52,9 +52,9 @@ def extract_pdf(data: bytes, settings: ExtractSettings, blob_dir: Path, ocr: Ocr
     if scanned:
         pages = _ocr_pages(data, scanned, ocr, meta, has_text=any(t and t.strip() for t in texts))
     parts = [(i + 1, pages[i].text if i in pages else (t or ""), pages.get(i)) for i, t in enumerate(texts)]
-    text, spans = join_pages(parts, ocr)
+    text, spans = join_pages(parts)
     if ocr is not None and ocr.deadline is not None:
-        meta["ocr"] = ocr.meta() | {"pages": spans}
+        meta["ocr"] = ocr.meta(spans)
     if not text.strip():
         if pages:
             raise ExtractionError(f"OCR found no text on the PDF's {len(pages)} page(s) without a text layer")
@@ -89,18 +89,27 @@ def _ocr_pages(data: bytes, candidates: list[int], ocr: OcrJob | None, meta: dic
                 raise ExtractionError(f"the PDF has no text layer (a scan?): {exc}") from None
             meta["ocr_skipped"] = f"{len(scanned)} scanned page(s) not read: {exc}"
             return out
+        failures: list[str] = []
         for index in scanned:
             if not ocr.may_continue(len(scanned)):
                 break
             # at the scan's own resolution (150 dpi at least, ocr.dpi at most): drawing a 150 dpi
             # scan at 300 dpi took twice the time for the same text (benchmarks/ocr_bbc.py)
             dpi = round(min(ocr.settings.dpi, max(150, dpis[index] or 0)))
-            image, scaled = _render(document, index, ocr, dpi)
-            ocr.scaled |= scaled
-            page = ocr.read(image, index + 1, None if scaled else dpi)
+            try:
+                image, scaled = _render(document, index, ocr, dpi)
+                ocr.scaled |= scaled
+                page = ocr.read(image, index + 1, None if scaled else dpi)
+            except ExtractionError as exc:  # one page that cannot be drawn or read: the others still are
+                failures.append(str(exc))
+                continue
             if page is None:
                 break
             out[index] = page
+        if failures:
+            if not out and not has_text:
+                raise ExtractionError(failures[0])
+            meta["ocr_page_errors"] = failures[:10]
     finally:
         document.close()
     return out
