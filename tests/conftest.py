@@ -92,8 +92,18 @@ class Env:
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"workflowd {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+                + self.log_tail()
             )
         return proc
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the daemon's log, for a failure's message (what it was doing)."""
+        log = self.data_dir / "logs" / "workflowd.log"
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return f"\nthe daemon's log ({log}), its end:\n" + "\n".join(text.splitlines()[-lines:])
 
     def json(self, *args: str, **kw: Any) -> Any:
         return json.loads(self.run(*args, "--json", **kw).stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -124,3 +125,28 @@ def test_a_non_loopback_host_needs_allow_remote(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="allow_remote"):
         Settings(data_dir=tmp_path, sources=[], web={"host": "0.0.0.0"})
     assert Settings(data_dir=tmp_path, sources=[], web={"host": "0.0.0.0", "allow_remote": True}).web.allow_remote
+
+
+def test_a_stop_before_the_server_is_made_ends_it_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workflowd stop` right after start, while the page's thread still builds its app (slow
+    on a busy machine): the thread ends without serving, and the stop does not wait for it."""
+    import workflowd.web.server as web_server
+    from workflowd.config import Settings
+
+    made = web_server.create_app
+
+    def slow_app(context):  # noqa: ANN001, ANN202
+        time.sleep(0.5)
+        return made(context)
+
+    monkeypatch.setattr(web_server, "create_app", slow_app)
+    settings = Settings(data_dir=tmp_path / "data", sources=[], web={"port": 0})
+    settings.data_dir.mkdir()
+    server = WebServer(settings)
+    server.bind()
+    server.start()
+    started = time.monotonic()
+    server.stop(timeout=5)
+    server.join(timeout=2)
+    assert not server.is_alive()
+    assert time.monotonic() - started < 2.5

@@ -46,6 +46,12 @@ log = logging.getLogger("workflowd.daemon")
 ERROR_BACKOFF_S = 5.0
 
 
+def _left(deadline: float, cap: float | None = None) -> float:
+    """Seconds until ``deadline`` (never below a short grace), at most ``cap``."""
+    left = max(0.5, deadline - time.monotonic())
+    return left if cap is None else min(cap, left)
+
+
 class Daemon:
     def __init__(
         self,
@@ -273,33 +279,47 @@ class Daemon:
         return ", ".join([str(s.root) for s in self.sources] + [f"{m.name} {m.conf.folders}" for m in self.mail_sources])
 
     def _shutdown(self) -> None:
+        """Stop every part within ``daemon.stop_timeout`` in all (the time ``workflowd stop``
+        allows, with a margin): the worker gets what the others left of it."""
+        deadline = time.monotonic() + self.settings.daemon.stop_timeout
         web = getattr(self, "web", None)
         if web is not None:
-            web.stop()
+            self._ended("the web page", lambda: web.stop(timeout=_left(deadline, cap=5.0)), web)
         delivery = getattr(self, "delivery", None)
         if delivery is not None:
             delivery.stop()  # it ends after the try in flight, if any; what is pending waits in the outbox
         if getattr(self, "retraining", None) is not None:
             self.retraining.stop()
         self._stop_sources()
-        if getattr(self, "observer", None) is not None:
-            self.observer.stop()
-            self.observer.join(timeout=5)
+        observer = getattr(self, "observer", None)
+        if observer is not None:
+            observer.stop()
+            self._ended("the folder watcher", lambda: observer.join(timeout=_left(deadline, cap=5.0)), observer)
         if delivery is not None:
-            delivery.join(timeout=self.settings.daemon.stop_timeout)
+            self._ended("the delivery thread", lambda: delivery.join(timeout=_left(deadline)), delivery)
         worker = getattr(self, "worker", None)
         if worker is None or not worker.is_alive():
             return
         if worker.current:
-            log.info("stopping: waiting up to %.0f s for %d document(s)", self.settings.daemon.stop_timeout,
-                     len(worker.current))
+            log.info("stopping: waiting up to %.0f s for %d document(s)", _left(deadline), len(worker.current))
         worker.stop()
-        worker.join(timeout=self.settings.daemon.stop_timeout)
+        worker.join(timeout=_left(deadline))
         if worker.is_alive():
             for job in list(worker.current):
                 if self.store.jobs.requeue(job):
                     log.warning("re-queued document %s; it will be processed at the next start", job.document_id)
             worker.abort()
+
+    @staticmethod
+    def _ended(what: str, join: Callable[[], None], thread: threading.Thread | None = None) -> None:
+        """Wait for one part to end (``join``); log it when that took long or it did not end."""
+        started = time.monotonic()
+        join()
+        took = time.monotonic() - started
+        if thread is not None and thread.is_alive():
+            log.warning("stopping: %s did not end within %.1f s; going on without it", what, took)
+        elif took > 2.0:
+            log.info("stopping: %s took %.1f s to end", what, took)
 
     # -- the loop --------------------------------------------------------------------------
 

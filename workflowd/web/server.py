@@ -30,6 +30,7 @@ class WebServer(threading.Thread):
         self.context = WebContext(settings, ensure_token(settings.web_token_path), encode=encode, status=status)
         self.server: Any = None
         self.sock: socket.socket | None = None
+        self._stopping = threading.Event()  # a stop asked before the server was made: do not serve
 
     @property
     def url(self) -> str:
@@ -63,10 +64,13 @@ class WebServer(threading.Thread):
         config = uvicorn.Config(create_app(self.context), log_level="warning", access_log=False,
                                 lifespan="off", server_header=False, date_header=False)
         self.server = QuietServer(config)
+        if self._stopping.is_set():
+            return
         assert self.sock is not None
         self.server.run(sockets=[self.sock])
 
     def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()  # before reading self.server: run() either sees this or is seen
         if self.server is not None:
             self.server.wake_to_exit()
         self.join(timeout=timeout)
