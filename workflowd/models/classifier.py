@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import ModelSettings
 from ..errors import ModelError
-from .encoder import Encoder, load_pretrained, resolve_base
+from .encoder import Encoder, load_base, load_pretrained
 
 ZERO_SHOT_TEMPLATE = "This text is about {description}."
 # Cosines between documents and descriptions differ by a few hundredths; dividing by this
@@ -89,7 +89,7 @@ def load(folder: Path, settings: ModelSettings, version: str | None = None) -> C
     if meta["kind"] == "lora":
         from peft import PeftModel
 
-        base, tokenizer = load_pretrained(resolve_base(meta.get("base_model", settings.base)))
+        base, tokenizer = load_base(meta.get("base_model", settings.base))
         model = PeftModel.from_pretrained(base, str(folder / "adapter")).merge_and_unload()
         encoder = Encoder(settings, model=model, tokenizer=tokenizer)
     elif meta["kind"] == "full":

@@ -21,6 +21,8 @@ import torch
 
 from ..config import ModelSettings
 from ..errors import ModelError
+from ..ner.shapes import VOCAB as SHAPE_VOCAB
+from ..ner.shapes import shape_ids
 from .onnx_runtime import OnnxRuntime, choose_runtime
 
 log = logging.getLogger("workflowd.models")
@@ -67,6 +69,21 @@ def load_pretrained(source: str, name: str | None = None):  # noqa: ANN201
         model = AutoModel.from_pretrained(source, use_safetensors=True)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model {name or source!r} ({source}): {exc}") from None
+    if Path(source).is_dir():  # a fully fine-tuned copy of the multi-task encoder
+        from .multitask import with_saved_restore
+
+        model = with_saved_restore(model, Path(source))
+    return model, tokenizer
+
+
+def load_base(base: str):  # noqa: ANN201
+    """(model, tokenizer) of ``[model] base``: the bundled encoder comes with its multi-task
+    tuning (models/multitask.py), which the shipped entity and sentiment heads read."""
+    model, tokenizer = load_pretrained(resolve_base(base), base)
+    if base == BUNDLED:
+        from .multitask import load_tuned
+
+        model = load_tuned(model)
     return model, tokenizer
 
 
@@ -77,6 +94,7 @@ class Chunk:
     doc: int
     input_ids: list[int]
     offsets: list[tuple[int, int]]  # per token, into the document text; (0, 0) for special tokens
+    types: np.ndarray | None = None  # per token, its word shape (ner/shapes.py), for a typed encoder
 
 
 @dataclass
@@ -108,8 +126,10 @@ class Encoder:
             torch.set_num_threads(settings.threads)
         self.device = pick_device(settings.device)
         if model is None or tokenizer is None:
-            model, tokenizer = load_pretrained(self.source, settings.base)
+            model, tokenizer = load_base(settings.base)
         self.model, self.tokenizer = model, tokenizer
+        # the tuned encoder reads each token's word shape as its token type
+        self.typed = int(getattr(self.model.config, "type_vocab_size", 0)) == SHAPE_VOCAB
         if not getattr(self.tokenizer, "is_fast", False):
             raise ModelError(f"the model {settings.base!r} has no fast tokenizer (needed for character offsets)")
         self.model.to(self.device).eval()
@@ -120,13 +140,20 @@ class Encoder:
         self.onnx: OnnxRuntime | None = None
         if self.runtime == "onnx":
             self.onnx = OnnxRuntime(self.model, quantize=settings.quantize, threads=settings.threads,
-                                    cache_dir=cache_dir)
+                                    cache_dir=cache_dir, token_types=self.typed)
         log.info("loaded encoder %s on %s (%d dims, runtime %s%s)", settings.base, self.device, self.dim,
                  self.runtime, f" {settings.quantize}" if self.onnx and settings.quantize != "none" else "")
 
     @property
     def name(self) -> str:
         return self.settings.base
+
+    @property
+    def tuned(self) -> bool:
+        """Whether this is the bundled encoder with its multi-task tuning (models/multitask.py)."""
+        from .multitask import is_tuned
+
+        return is_tuned(self.model)
 
     # -- chunking --------------------------------------------------------------------------
 
@@ -142,7 +169,8 @@ class Encoder:
         start = 0
         while True:
             piece = slice(start, start + width)
-            chunks.append(Chunk(doc, [cls, *ids[piece], sep], [(0, 0), *offsets[piece], (0, 0)]))
+            spans = [(0, 0), *offsets[piece], (0, 0)]
+            chunks.append(Chunk(doc, [cls, *ids[piece], sep], spans, shape_ids(text, spans) if self.typed else None))
             if start + width >= len(ids) or (max_chunks and len(chunks) >= max_chunks):
                 break
             start += step
@@ -162,8 +190,9 @@ class Encoder:
         at_forks: dict[int, list[np.ndarray]] = {f: [np.empty(0)] * len(chunks) for f in forks}
         for b in range(0, len(order), self.settings.batch_size):
             idx = order[b : b + self.settings.batch_size]
-            ids, mask = pad_windows([chunks[i] for i in idx], self.pad_id)
-            out, hidden = self.trunk(ids, mask, forks)
+            batch = [chunks[i] for i in idx]
+            ids, mask = pad_windows(batch, self.pad_id)
+            out, hidden = self.trunk(ids, mask, forks, pad_types(batch))
             m = mask.unsqueeze(-1).to(out.dtype)
             pooled[idx] = ((out * m).sum(1) / m.sum(1).clamp(min=1)).float().cpu().numpy()
             for row, i in enumerate(idx):
@@ -175,15 +204,17 @@ class Encoder:
         return pooled, states, at_forks
 
     def trunk(
-        self, ids: torch.Tensor, mask: torch.Tensor, forks: frozenset[int] = frozenset()
+        self, ids: torch.Tensor, mask: torch.Tensor, forks: frozenset[int] = frozenset(),
+        types: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """One padded batch through the encoder: (last hidden states, {layer: hidden states
-        below that layer} for each fork)."""
+        below that layer} for each fork); ``types``: the token types (a typed encoder's shapes)."""
         if self.onnx is not None:
-            got = self.onnx.trunk(ids, mask, forks)
+            got = self.onnx.trunk(ids, mask, forks, token_types=types)
             if got is not None:
                 return got
         out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                         token_type_ids=None if types is None else types.to(self.device),
                          output_hidden_states=bool(forks))
         return out.last_hidden_state, {f: out.hidden_states[f] for f in forks}
 
@@ -278,12 +309,24 @@ def pad_windows(chunks: Sequence[Chunk], pad_id: int) -> tuple[torch.Tensor, tor
     return ids, mask
 
 
+def pad_types(chunks: Sequence[Chunk]) -> torch.Tensor | None:
+    """The token types (word shapes) of windows padded to the longest; None for an untyped encoder."""
+    if not chunks or chunks[0].types is None:
+        return None
+    types = torch.zeros((len(chunks), max(len(c.input_ids) for c in chunks)), dtype=torch.long)
+    for row, c in enumerate(chunks):
+        types[row, : len(c.input_ids)] = torch.as_tensor(c.types)
+    return types
+
+
 def forward_windows(
     model: torch.nn.Module, chunks: Sequence[Chunk], pad_id: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One padded batch through the model: (mean-pooled embeddings, token states). Keeps gradients."""
     ids, mask = pad_windows(chunks, pad_id)
-    out = model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+    types = pad_types(chunks)
+    out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                token_type_ids=None if types is None else types.to(device)).last_hidden_state
     m = mask.to(out.device).unsqueeze(-1).to(out.dtype)
     return (out * m).sum(1) / m.sum(1).clamp(min=1), out
 

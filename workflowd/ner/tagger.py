@@ -1,6 +1,12 @@
-"""The token tagger: the shared encoder with a LoRA adapter, word shapes and a linear head.
+"""The token tagger: word shapes and a linear head over the last layer's token states.
 
-Shapes enter twice: added to the input embeddings (so every layer sees casing in context) and
+The shipped tagger reads the shared pass of the bundled multi-task encoder
+(models/multitask.py): no pass of its own. A tagger trained with ``workflowd train --task
+entities`` (or retrained from corrections) is the shared encoder with its own LoRA adapter,
+one more pass per document.
+
+Shapes enter twice: in the input (so every layer sees casing in context: the multi-task
+encoder reads them as token types; a trained tagger adds its own to the input embeddings) and
 beside the last token states. A document is read in the encoder's overlapping windows; each
 token takes its scores from the window in which it is furthest from an edge, and one BIO
 decoding over the whole document joins entities that cross a window edge.
@@ -49,7 +55,13 @@ class Window:
 
 
 def windows(encoder: Encoder, text: str, max_chunks: int | None = MAX_TOKEN_CHUNKS) -> list[Window]:
-    return [Window(c, shape_ids(text, c.offsets)) for c in encoder.chunk(text, max_chunks=max_chunks)]
+    return [Window(c, c.types if c.types is not None else shape_ids(text, c.offsets))
+            for c in encoder.chunk(text, max_chunks=max_chunks)]
+
+
+def typed(model: torch.nn.Module) -> bool:
+    """Whether ``model`` reads word shapes as its token types (the multi-task encoder)."""
+    return int(getattr(model.config, "type_vocab_size", 0)) == VOCAB
 
 
 def window_logits(
@@ -67,8 +79,9 @@ def window_logits(
         mask[row, :n] = 1
     ids, shapes, mask = ids.to(device), shapes.to(device), mask.to(device)
     embeds = model.get_input_embeddings()(ids) + head.input_shapes(shapes)
-    states = model(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-    return head(states, shapes)
+    out = model(inputs_embeds=embeds, attention_mask=mask, token_type_ids=shapes if typed(model) else None,
+                output_hidden_states=True)
+    return head(out.hidden_states[-1], shapes)  # the last layer's own states (multitask.TunedModel)
 
 
 def merge_windows(wins: Sequence[Window], scores: Sequence[np.ndarray], step: int) -> tuple[np.ndarray, list]:
@@ -123,6 +136,17 @@ class Tagger:
         self.version = version
         self.meta = meta or {}
         self.runtime: Any = None  # ONNX Runtime for the fine-tuned encoder (inference only)
+        # reads the shared pass (the shipped head on the multi-task encoder): no pass of its own
+        self.shared = model is encoder.model
+
+    @property
+    def top(self) -> int:
+        """The last layer, whose hidden states the head reads."""
+        return int(self.model.config.num_hidden_layers)
+
+    def forks(self) -> frozenset[int]:
+        """The layers of the shared pass the tagger reads (none when it runs its own pass)."""
+        return frozenset({self.top}) if self.shared else frozenset()
 
     @property
     def types(self) -> list[str]:
@@ -149,16 +173,36 @@ class Tagger:
         return out
 
     def _logits(self, batch: Sequence[Window]) -> torch.Tensor:
-        got = None
-        if self.runtime is not None:  # the word shapes go in as token types (see with_shape_types)
-            ids, mask = pad_windows([w.chunk for w in batch], self.encoder.pad_id)
-            shapes = torch.zeros(ids.shape, dtype=torch.long)
-            for row, w in enumerate(batch):
-                shapes[row, : len(w.shapes)] = torch.from_numpy(w.shapes)
-            got = self.runtime.trunk(ids, mask, frozenset(), token_types=shapes)
+        onnx = self.encoder.onnx if self.shared else self.runtime
+        if onnx is None:
+            return window_logits(self.model, self.head, batch, self.encoder.pad_id, self.encoder.device)
+        # the word shapes go in as token types (see with_shape_types)
+        ids, mask = pad_windows([w.chunk for w in batch], self.encoder.pad_id)
+        shapes = torch.zeros(ids.shape, dtype=torch.long)
+        for row, w in enumerate(batch):
+            shapes[row, : len(w.shapes)] = torch.from_numpy(w.shapes)
+        if self.shared:
+            got = self.encoder.trunk(ids, mask, self.forks(), shapes)
+        else:
+            got = self.runtime.trunk(ids, mask, frozenset({self.top}), token_types=shapes)
         if got is None:
             return window_logits(self.model, self.head, batch, self.encoder.pad_id, self.encoder.device)
-        return self.head(got[0].to(self.encoder.device), shapes.to(self.encoder.device))
+        return self.head(got[1][self.top].to(self.encoder.device), shapes.to(self.encoder.device))
+
+    @torch.inference_mode()
+    def predict_encoded(self, texts: Sequence[str], encoded: Sequence[Any]) -> list[list[Span]]:
+        """Entities from the documents' shared pass (``Encoded`` with the top layer's states):
+        only the head runs."""
+        out = []
+        for text, enc in zip(texts, encoded, strict=True):
+            wins = [Window(c, c.types if c.types is not None else shape_ids(text, c.offsets)) for c in enc.chunks]
+            probs = []
+            for w, states in zip(wins, enc.fork_states[self.top], strict=True):
+                logits = self.head(torch.from_numpy(states).to(self.encoder.device).unsqueeze(0),
+                                   torch.from_numpy(w.shapes).to(self.encoder.device).unsqueeze(0))[0]
+                probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
+            out.append(self.decode(text, wins, probs))
+        return out
 
     def decode(self, text: str, wins: Sequence[Window], probs: Sequence[np.ndarray]) -> list[Span]:
         merged, offsets = merge_windows(wins, probs, self.step)
@@ -192,7 +236,8 @@ class Tagger:
 
 
 def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -> Tagger:
-    """A saved tagger on a copy of the shared encoder, its adapter merged in (one plain pass)."""
+    """A saved tagger: a head on the shared multi-task pass (the shipped one), or a copy of the
+    shared encoder with the tagger's own adapter merged in (one more plain pass)."""
     from peft import PeftModel
     from safetensors.torch import load_file
 
@@ -201,32 +246,47 @@ def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -
         meta = json.loads((folder / "meta.json").read_text())
         tags = meta["tags"]
         state = load_file(str(folder / "head.safetensors"))
-        base = copy.deepcopy(encoder.model)
-        model = PeftModel.from_pretrained(base, str(folder / "adapter")).merge_and_unload()
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
+    shared = bool(meta.get("shared"))
+    if shared and not encoder.tuned:
+        raise ModelError(
+            f"the entity tagger in {folder} reads the bundled multi-task encoder, and [model] base is "
+            f"{encoder.name!r}: train a tagger on it (workflowd train --task entities --data FILE)"
+        )
+    try:
+        model = encoder.model if shared else PeftModel.from_pretrained(
+            copy.deepcopy(encoder.model), str(folder / "adapter")).merge_and_unload()
+    except (OSError, KeyError, ValueError) as exc:
         raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
     head = TaggerHead(encoder.dim, len(tags), shape_dim=int(meta.get("shape_dim", 32)))
     head.load_state_dict(state)
     model.to(encoder.device).eval()
     head.to(encoder.device).eval()
     tagger = Tagger(encoder, model, head, tags, version=version, meta=meta)
-    tagger.runtime = encoder.runtime_for(lambda: with_shape_types(model, head), token_types=True)
+    if not shared:
+        tagger.runtime = encoder.runtime_for(lambda: with_shape_types(model, head), token_types=True)
     return tagger
 
 
 def with_shape_types(model: torch.nn.Module, head: TaggerHead) -> torch.nn.Module:
     """The tagger's encoder with the word-shape embedding folded into its token-type
     embedding: ``model(ids, token_type_ids=shapes)`` equals ``model(inputs_embeds=
-    word_embeddings(ids) + input_shapes(shapes))``, a form ONNX Runtime's graph takes. Shares
-    every weight with ``model`` but that one table."""
+    word_embeddings(ids) + input_shapes(shapes)[, token_type_ids=shapes])``, a form ONNX
+    Runtime's graph takes. Shares every weight with ``model`` but that one table."""
+    from ..models.multitask import TunedModel
+
+    if isinstance(model, TunedModel):
+        return TunedModel(with_shape_types(model.encoder_model, head), model.restore, model.meta).eval()
     twin = copy.copy(model)
     twin._modules = dict(model._modules)
     twin.config = copy.deepcopy(model.config)
     embeddings = copy.copy(model.embeddings)
     embeddings._modules = dict(model.embeddings._modules)
     types = torch.nn.Embedding(head.input_shapes.num_embeddings, head.input_shapes.embedding_dim)
-    with torch.no_grad():
-        types.weight.copy_(model.embeddings.token_type_embeddings.weight[0] + head.input_shapes.weight)
+    table = model.embeddings.token_type_embeddings.weight
+    with torch.no_grad():  # a typed encoder has a row per shape already; another, type 0 for all
+        types.weight.copy_((table if typed(model) else table[0]) + head.input_shapes.weight)
     embeddings.token_type_embeddings = types.to(head.input_shapes.weight.device)
     twin.embeddings = embeddings
     twin.config.type_vocab_size = head.input_shapes.num_embeddings

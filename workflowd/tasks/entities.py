@@ -1,10 +1,10 @@
 """The ``entities`` task: what a document names, with character offsets into its text.
 
 Two kinds, merged into one list sorted by position:
-- learned names, PER, ORG, LOC and MISC: a token tagger (workflowd/ner/) on the shared
-  encoder with a LoRA adapter, the promoted trained version or the one shipped with
-  workflowd, trained on CoNLL-2003 (workflowd/artifacts/entities/MODEL_CARD.md). One extra
-  encoder pass per document;
+- learned names, PER, ORG, LOC and MISC: a token tagger (workflowd/ner/). The one shipped
+  with workflowd, trained on CoNLL-2003 (workflowd/artifacts/entities/MODEL_CARD.md), is a
+  head on the shared pass of the multi-task encoder: no pass of its own. A trained version
+  (files or corrections) has its own LoRA adapter: one more encoder pass per document;
 - pattern entities that personal documents need: DATE (ISO 8601), MONEY (amount and
   currency), EMAIL, URL, PHONE (E.164) and IBAN (checksum-validated); see
   workflowd/entities/patterns.py. Where a pattern entity and a learned one overlap, the
@@ -114,6 +114,12 @@ class Entities(Step):
         if self.task is not None:
             self.task.model().get(self.context.models)
 
+    def forks(self) -> frozenset[int]:
+        """The shipped tagger reads the top layer of the shared pass; a trained one, nothing."""
+        if self.task is None:
+            return frozenset()
+        return self.task.model().get(self.context.models).forks()
+
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
 
@@ -125,7 +131,12 @@ class Entities(Step):
             tagger = self.task.model().get(self.context.models)
             version = tagger.version
             wanted = set(s.learned)
-            for i, spans in enumerate(tagger.predict([d.text for d in docs])):
+            texts = [d.text for d in docs]
+            if tagger.shared and all(d.encoded is not None and tagger.top in d.encoded.fork_states for d in docs):
+                found = tagger.predict_encoded(texts, [d.encoded for d in docs])
+            else:
+                found = tagger.predict(texts)
+            for i, spans in enumerate(found):
                 learned[i] = [sp for sp in spans if sp.type in wanted and sp.confidence >= s.min_confidence]
         pattern_types = tuple(t for t in s.types if t in PATTERN_TYPES)
         out = []

@@ -1,8 +1,10 @@
 """The ``sentiment`` task: a score in [-1, 1] and negative / neutral / positive with confidence.
 
 The model is the promoted trained version or the one shipped with workflowd, trained on SST-2
-and the Financial PhraseBank (workflowd/artifacts/sentiment/MODEL_CARD.md): the shared encoder
-with a LoRA adapter, one extra encoder pass over the document's sentences. A document's score
+and the Financial PhraseBank (workflowd/artifacts/sentiment/MODEL_CARD.md). The shipped one is a
+head on the shared pass of the multi-task encoder, each sentence the span of its tokens there:
+no pass of its own. A trained version (files or corrections) has its own LoRA adapter: one
+more encoder pass over the document's sentences. A document's score
 is the length-weighted mean of its sentences' probabilities (workflowd/sentiment/model.py); the
 most negative and most positive sentences are kept beside it, with their offsets.
 
@@ -76,6 +78,10 @@ class Sentiment(Step):
         """Load the sentiment model in use."""
         self.task.model().get(self.context.models)
 
+    def forks(self) -> frozenset[int]:
+        """The shipped model reads the last two layers of the shared pass; a trained one, nothing."""
+        return self.task.model().get(self.context.models).forks()
+
     def run(self, doc: Document) -> StepResult:
         return self.run_batch([doc])[0]
 
@@ -83,7 +89,10 @@ class Sentiment(Step):
         model = self.task.model().get(self.context.models)
         # of a mail, the sentences its sender wrote: not the headers, quotes or list footers
         read = [readable_sentences(d.text, d.media_type, d.meta) for d in docs]
-        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences, sentences=read)
+        wanted = model.forks()
+        shared = bool(wanted) and all(d.encoded is not None and wanted <= d.encoded.fork_states.keys() for d in docs)
+        results = model.documents([d.text for d in docs], max_sentences=self.settings.max_sentences, sentences=read,
+                                  encoded=[d.encoded for d in docs] if shared else None)
         out = []
         for doc, r in zip(docs, results, strict=True):
             data = {

@@ -224,8 +224,10 @@ def train_prepared(
         raise ModelError("nothing to train the entity tagger on (no text in the training documents)")
     # the adapter, then the head: the order of their random initialisation is that of the
     # shipped artifact's training run, which the same command reproduces bit for bit
-    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
-             else resume_adapter(encoder, init / "adapter"))
+    # going on from a saved tagger: its adapter, or a new one where it reads the shared pass
+    # (the shipped head on the multi-task encoder, which then starts from where it stands)
+    model = (resume_adapter(encoder, init / "adapter") if init is not None and (init / "adapter").is_dir()
+             else tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha))
     head = TaggerHead(encoder.dim, len(tags)).to(encoder.device)
     if init is not None:
         load_head_state(head, init / "head.safetensors")

@@ -90,6 +90,16 @@ def _batches(lengths: np.ndarray, batch_size: int, g: np.random.Generator) -> li
     return [batches[i] for i in g.permutation(len(batches))]
 
 
+def saved_pool(folder: Path) -> str:
+    """How a saved model's head pools (models saved before the multi-task encoder: "mean")."""
+    import json
+
+    try:
+        return json.loads((folder / "meta.json").read_text()).get("pool", "mean")
+    except (OSError, ValueError):
+        return "mean"
+
+
 def train_sentiment(
     encoder: Encoder,
     sources: Sequence[SentimentData],
@@ -122,9 +132,12 @@ def train_sentiment(
     neutral_mask[torch.tensor(binary), LABELS.index("neutral")] = -1e4
 
     # the adapter, then the head (the order of random initialisation the shipped artifact has)
-    model = (tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha) if init is None
-             else resume_adapter(encoder, init / "adapter"))  # go on from a saved model
-    head = SentimentHead(encoder.dim).to(encoder.device)
+    # going on from a saved model: its adapter, or a new one where it reads the shared pass
+    # (the shipped head on the multi-task encoder, which then starts from where it stands)
+    own = init is not None and (init / "adapter").is_dir()
+    model = (resume_adapter(encoder, init / "adapter") if own
+             else tunable_copy(encoder, "lora", params.lora_r, params.lora_alpha))
+    head = SentimentHead(encoder.dim, pool=saved_pool(init) if init is not None else "layers").to(encoder.device)
     if init is not None:
         load_head_state(head, init / "head.safetensors")
     wrapped = SentimentModel(encoder, model, head)
