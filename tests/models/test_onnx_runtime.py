@@ -165,15 +165,15 @@ def test_int8_with_torch_in_the_config_file_names_the_setting(tmp_path: Path) ->
 def test_the_shipped_tagger_and_sentiment_model_give_torchs_answers_in_onnx(
     onnx_encoder: Encoder, torch_encoder: Encoder
 ) -> None:
-    """Their fine-tuned encoders run in ONNX Runtime too; the tagger's word shapes go in as
-    token types (folded into that table), with the same scores."""
+    """They read the shared pass of the multi-task encoder, which runs in ONNX Runtime too
+    with the word shapes as its token types: the same scores as in torch."""
     from workflowd.ner.tagger import load_tagger, windows
     from workflowd.sentiment.model import load_sentiment
     from workflowd.tasks.entities import SHIPPED as TAGGER
     from workflowd.tasks.sentiment import SHIPPED as SENTIMENT
 
     in_torch, in_onnx = load_tagger(TAGGER, torch_encoder), load_tagger(TAGGER, onnx_encoder)
-    assert in_torch.runtime is None and in_onnx.runtime is not None
+    assert in_torch.shared and in_onnx.shared and onnx_encoder.onnx is not None and torch_encoder.onnx is None
     wins = [windows(torch_encoder, t) for t in TEXTS]
     for a, b in zip(in_torch.scores(wins), in_onnx.scores(wins), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-4)
@@ -181,5 +181,5 @@ def test_the_shipped_tagger_and_sentiment_model_give_torchs_answers_in_onnx(
     assert spans == [[(s.start, s.end, s.type) for s in doc] for doc in in_torch.predict(TEXTS)]
     assert ("Paris" in {TEXTS[3][a:b] for a, b, _ in spans[3]})
     s_torch, s_onnx = load_sentiment(SENTIMENT, torch_encoder), load_sentiment(SENTIMENT, onnx_encoder)
-    assert s_onnx.runtime is not None
+    assert s_onnx.shared and s_torch.shared
     np.testing.assert_allclose(s_torch.sentence_probs(TEXTS), s_onnx.sentence_probs(TEXTS), atol=1e-4)

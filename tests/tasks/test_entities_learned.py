@@ -80,4 +80,6 @@ def test_pattern_entities_win_overlaps_and_settings_filter(context: StepContext)
 def test_long_and_empty_documents(tagger) -> None:  # noqa: ANN001
     assert tagger.predict(["", "   \n  "]) == [[], []]
     long = "Nothing to see here at all. " * 2000  # about 14,000 tokens: windows bounded
-    assert tagger.predict([long]) == [[]]
+    # nothing the step keeps (entities.min_confidence 0.5): the multi-task tagger leaves a
+    # few weak MISC guesses (about 0.3) on the capitalised word of this odd repetition
+    assert [s for s in tagger.predict([long])[0] if s.confidence >= 0.5] == []

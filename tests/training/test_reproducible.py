@@ -41,11 +41,11 @@ SLICES = {
 RECORDED: dict[str, Any] = {
     "platform": "torch 2.13.0+cpu, AVX512, x86_64",
     "hashes": {
-        "classify": "da042bf9cb1d49c4e6a5d4c78ff59a46c6a7b99c4f14437bd9d89e9d6955e4f9",
-        "entities": "b56ffd7582edb2453f30f0b22e4c9d4ebd788ac7993fa2bf71365578f20b62ef",
-        "entities_continued": "5f4b05916333ab8ffffc66d81bd504b29b1ce433a1281bd70f3fbe65825fd272",
-        "sentiment": "a5a2211bc4a167537edfe72a190c9c4646321f0745a4d8be494c75ac62e2b044",
-        "sentiment_continued": "87c2cff70c804313c4f5b7a55f1f1534af88d7d0ccc50161ac77600d9c45fecb",
+        "classify": "2bb6a26f57b83489a9e7cfb61169faad5c7c97d91f76ec2220a2aa5a753fabaf",
+        "entities": "80371eed8f6401d079c17b98a6dbf4e34f3c41896c156170c206e095ff20c688",
+        "entities_continued": "5f8fd4a740804c374a84f4b892e2baafe381dd89d84f36342c3ffa6be763a496",
+        "sentiment": "c9e1699b5488f4c4b12ef32b5084fac4705c4af9a7e5f29032be4c4e3288dfe4",
+        "sentiment_continued": "99ef23a40c6ec31a4471d4fd9e680180f4bf3d65ac91c0ff8b4f36c08eb7d6f4",
     },
 }
 

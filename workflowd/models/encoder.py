@@ -240,13 +240,15 @@ class Encoder:
             self.onnx.branch_ready(branch)
 
     def run_branch(self, branch: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """A task branch's layers over hidden states at its fork (inference)."""
-        if self.onnx is not None:
-            got = self.onnx.branch(branch, hidden, mask)
-            if got is not None:
-                return got
+        """A task branch's layers over hidden states at its fork (inference). On the multi-task
+        encoder the output goes through its restoration, as the last layer's does: a branch's
+        states are in the same space as the shared pass's ``token_states``."""
+        got = self.onnx.branch(branch, hidden, mask) if self.onnx is not None else None
         with torch.inference_mode():
-            return branch(hidden.to(self.device), mask.to(self.device))
+            if got is None:
+                got = branch(hidden.to(self.device), mask.to(self.device))
+            restore = getattr(self.model, "restore", None) if self.tuned else None
+            return got if restore is None else restore(got.to(self.device))
 
     @property
     def layers(self) -> int:

@@ -70,6 +70,11 @@ class TunedModel(torch.nn.Module):
     def embeddings(self) -> torch.nn.Module:
         return self.encoder_model.embeddings
 
+    @property
+    def encoder(self) -> torch.nn.Module:
+        """The transformer layers (``encoder.layer``), as on a BERT model: task branches copy them."""
+        return self.encoder_model.encoder
+
     def get_input_embeddings(self) -> torch.nn.Module:
         return self.encoder_model.get_input_embeddings()
 
