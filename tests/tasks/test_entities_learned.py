@@ -83,3 +83,17 @@ def test_long_and_empty_documents(tagger) -> None:  # noqa: ANN001
     # nothing the step keeps (entities.min_confidence 0.5): the multi-task tagger leaves a
     # few weak MISC guesses (about 0.3) on the capitalised word of this odd repetition
     assert [s for s in tagger.predict([long])[0] if s.confidence >= 0.5] == []
+
+
+def test_the_shared_pass_gives_the_tagger_its_own_pass_answers(tagger, encoder) -> None:  # noqa: ANN001
+    """The shipped tagger is a head on the multi-task encoder's shared pass: reading the states
+    the pipeline's pass kept (every window of every document in one head call) gives the same
+    names, offsets and confidences as running the pass for the tagger alone."""
+    assert tagger.shared and tagger.forks() == frozenset({encoder.layers})
+    texts = ["Anna Smith met Bob Jones in Paris.", "", "Deutsche Bank wrote to Mr Champion in London. " * 60,
+             "Nothing here."]
+    encoded = encoder.encode_documents(texts, forks=tagger.forks())
+    spans = [[(s.start, s.end, s.type, round(s.confidence, 4)) for s in doc] for doc in tagger.predict_encoded(texts, encoded)]
+    assert spans == [[(s.start, s.end, s.type, round(s.confidence, 4)) for s in doc] for doc in tagger.predict(texts)]
+    assert {(texts[0][a:b], t) for a, b, t, _ in spans[0]} >= {("Anna Smith", "PER"), ("Paris", "LOC")}
+    assert spans[1] == [] and len(spans[2]) > 60

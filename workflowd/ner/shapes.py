@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,6 +19,7 @@ VOCAB = 1 + N_SHAPES * N_SHAPES * 2  # id 0: special tokens
 _WORD = re.compile(r"\w+")
 
 
+@lru_cache(maxsize=65536)  # the same words come back all the time
 def shape(s: str) -> int:
     """0 empty, 1 punctuation, 2 has a digit, 3 UPPER, 4 single capital, 5 Title, 6 lower, 7 mIxed."""
     if not s:
@@ -37,8 +39,7 @@ def shape(s: str) -> int:
 
 def shape_ids(text: str, offsets: Sequence[tuple[int, int]]) -> np.ndarray:
     """One shape id per token (offsets into ``text``; (0, 0) for special tokens)."""
-    words = [m.span() for m in _WORD.finditer(text)]
-    starts = [w[0] for w in words]
+    words, starts = _words(text)
     out = np.zeros(len(offsets), dtype=np.int64)
     for i, (a, b) in enumerate(offsets):
         if a == b:
@@ -50,3 +51,9 @@ def shape_ids(text: str, offsets: Sequence[tuple[int, int]]) -> np.ndarray:
             ws, we = a, b
         out[i] = 1 + (shape(text[a:b]) * N_SHAPES + shape(text[ws:we])) * 2 + int(a == ws)
     return out
+
+
+@lru_cache(maxsize=16)  # a long document's windows each ask for the same text's words
+def _words(text: str) -> tuple[list[tuple[int, int]], list[int]]:
+    words = [m.span() for m in _WORD.finditer(text)]
+    return words, [w[0] for w in words]

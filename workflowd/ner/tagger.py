@@ -193,15 +193,21 @@ class Tagger:
     def predict_encoded(self, texts: Sequence[str], encoded: Sequence[Any]) -> list[list[Span]]:
         """Entities from the documents' shared pass (``Encoded`` with the top layer's states):
         only the head runs."""
-        out = []
-        for text, enc in zip(texts, encoded, strict=True):
-            wins = [Window(c, c.types if c.types is not None else shape_ids(text, c.offsets)) for c in enc.chunks]
-            probs = []
-            for w, states in zip(wins, enc.fork_states[self.top], strict=True):
-                logits = self.head(torch.from_numpy(states).to(self.encoder.device).unsqueeze(0),
-                                   torch.from_numpy(w.shapes).to(self.encoder.device).unsqueeze(0))[0]
-                probs.append(torch.softmax(logits.float(), -1).cpu().numpy())
-            out.append(self.decode(text, wins, probs))
+        per_doc = [[Window(c, c.types if c.types is not None else shape_ids(text, c.offsets)) for c in enc.chunks]
+                   for text, enc in zip(texts, encoded, strict=True)]
+        states = [s for enc in encoded for s in enc.fork_states[self.top]]
+        if not states:
+            return [[] for _ in texts]
+        # the head reads each token on its own: every window of every document in one call
+        lengths = [len(s) for s in states]
+        logits = self.head(torch.from_numpy(np.concatenate(states)).to(self.encoder.device),
+                           torch.from_numpy(np.concatenate([w.shapes for wins in per_doc for w in wins]))
+                           .to(self.encoder.device))
+        flat = np.split(torch.softmax(logits.float(), -1).cpu().numpy(), np.cumsum(lengths)[:-1])
+        out, at = [], 0
+        for text, wins in zip(texts, per_doc, strict=True):
+            out.append(self.decode(text, wins, flat[at:at + len(wins)]))
+            at += len(wins)
         return out
 
     def decode(self, text: str, wins: Sequence[Window], probs: Sequence[np.ndarray]) -> list[Span]:
