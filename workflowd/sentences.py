@@ -19,8 +19,11 @@ A quote right after the full stop belongs to the sentence that ends when a space
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st jr sr sen rep gov gen col lt sgt capt rev hon mt ft
@@ -144,3 +147,28 @@ def _abbreviation(par: str, dot: int, mark: str) -> bool:
     if len(token) == 1 and token.isupper():  # an initial: "J. Smith"
         return True
     return bool(re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", token))  # "U.S", "e.g" before the last dot
+
+
+def span_sums(
+    sentences: Sequence[Sentence], chunks: Sequence[Any], states: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence, the sum of its tokens' states over a document's windows (``states``: one
+    (tokens, features) array per window; a token in two overlapping windows counts twice) and
+    how many were summed (0: the sentence lies beyond the windows read)."""
+    width = states[0].shape[1] if len(states) else 0
+    sums = np.zeros((len(sentences), width), dtype=np.float32)
+    counts = np.zeros(len(sentences), dtype=np.float32)
+    starts = np.array([s.start for s in sentences])
+    for chunk, window in zip(chunks, states, strict=True):
+        offs = np.array(chunk.offsets)
+        real = offs[:, 1] > offs[:, 0]
+        # the sentence each token starts in
+        which = np.searchsorted(starts, offs[:, 0], side="right") - 1
+        for i in np.unique(which[real]):
+            if i < 0:
+                continue
+            mask = real & (which == i) & (offs[:, 0] < sentences[i].end)
+            if mask.any():
+                sums[i] += window[mask].sum(0)
+                counts[i] += mask.sum()
+    return sums, counts

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .sentences import Sentence, split_sentences
+from .sentences import Sentence, span_sums, split_sentences
 
 if TYPE_CHECKING:
     from .models.encoder import Encoded
@@ -33,22 +33,9 @@ def pooled_sentence_embeddings(encoded: Encoded, sentences: Sequence[Sentence]) 
     """(n_sentences, dim) L2-normalised embeddings pooled from ``encoded.token_states``."""
     if encoded.token_states is None:
         raise ValueError("the document was encoded without token states")
-    dim = encoded.embedding.shape[0]
-    sums = np.zeros((len(sentences), dim), dtype=np.float32)
-    counts = np.zeros(len(sentences), dtype=np.float32)
-    starts = np.array([s.start for s in sentences])
-    for chunk, states in zip(encoded.chunks, encoded.token_states, strict=True):
-        offs = np.array(chunk.offsets)
-        real = offs[:, 1] > offs[:, 0]
-        # the sentence each token starts in
-        which = np.searchsorted(starts, offs[:, 0], side="right") - 1
-        for i in np.unique(which[real]):
-            if i < 0:
-                continue
-            mask = real & (which == i) & (offs[:, 0] < sentences[i].end)
-            if mask.any():
-                sums[i] += states[mask].sum(0)
-                counts[i] += mask.sum()
+    sums, counts = span_sums(sentences, encoded.chunks, encoded.token_states)
+    if not len(encoded.token_states):
+        sums = np.zeros((len(sentences), encoded.embedding.shape[0]), dtype=np.float32)
     missing = counts == 0
     counts[missing] = 1
     emb = sums / counts[:, None]

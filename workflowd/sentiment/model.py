@@ -31,7 +31,7 @@ import torch
 
 from ..errors import ModelError
 from ..models.encoder import Chunk, Encoder, pad_types, pad_windows
-from ..sentences import Sentence, split_sentences
+from ..sentences import Sentence, span_sums, split_sentences
 from .data import LABELS
 
 SENTENCE_TOKENS = 128
@@ -192,23 +192,10 @@ class SentimentModel:
         """(n, 3) probabilities of a document's sentences from its shared pass: each sentence
         pools the states of its own tokens in the document's windows (averaged where windows
         overlap). A sentence beyond the windows read is scored alone."""
-        dim = self.encoder.dim
         low, high = self.layers
-        sums = np.zeros((len(sentences), 2 * dim), dtype=np.float32)
-        counts = np.zeros(len(sentences), dtype=np.float32)
-        starts = np.array([s.start for s in sentences])
-        for chunk, a, b in zip(encoded.chunks, encoded.fork_states[low], encoded.fork_states[high], strict=True):
-            offs = np.array(chunk.offsets)
-            real = offs[:, 1] > offs[:, 0]
-            which = np.searchsorted(starts, offs[:, 0], side="right") - 1
-            for i in np.unique(which[real]):
-                if i < 0:
-                    continue
-                mask = real & (which == i) & (offs[:, 0] < sentences[i].end)
-                if mask.any():
-                    sums[i, :dim] += a[mask].sum(0)
-                    sums[i, dim:] += b[mask].sum(0)
-                    counts[i] += mask.sum()
+        both = [np.concatenate([a, b], -1) for a, b in zip(encoded.fork_states[low], encoded.fork_states[high],
+                                                             strict=True)]
+        sums, counts = span_sums(sentences, encoded.chunks, both)
         out = np.zeros((len(sentences), len(LABELS)), dtype=np.float32)
         seen = counts > 0
         if seen.any():
