@@ -12,7 +12,7 @@ from workflowd.errors import ModelError
 from workflowd.models.encoder import Chunk
 from workflowd.ner.bio import Span, allowed_transitions, spans_from_path, tag_names, viterbi
 from workflowd.ner.conll import read_conll
-from workflowd.ner.shapes import shape, shape_ids
+from workflowd.models.shapes import shape, shape_ids
 from workflowd.ner.tagger import Window, merge_windows, snap_to_words
 from workflowd.training.entities import entity_metrics, word_tags
 

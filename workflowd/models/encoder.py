@@ -21,8 +21,8 @@ import torch
 
 from ..config import ModelSettings
 from ..errors import ModelError
-from ..ner.shapes import VOCAB as SHAPE_VOCAB
-from ..ner.shapes import shape_ids
+from .shapes import VOCAB as SHAPE_VOCAB
+from .shapes import shape_ids
 from .onnx_runtime import OnnxRuntime, choose_runtime
 
 log = logging.getLogger("workflowd.models")
@@ -94,7 +94,7 @@ class Chunk:
     doc: int
     input_ids: list[int]
     offsets: list[tuple[int, int]]  # per token, into the document text; (0, 0) for special tokens
-    types: np.ndarray | None = None  # per token, its word shape (ner/shapes.py), for a typed encoder
+    types: np.ndarray | None = None  # per token, its word shape (models/shapes.py), for a typed encoder
 
 
 @dataclass

@@ -29,7 +29,7 @@ import torch
 from ..errors import ModelError
 from ..models.encoder import MAX_TOKEN_CHUNKS, Chunk, Encoder, pad_windows
 from .bio import Span, allowed_transitions, spans_from_path, viterbi
-from .shapes import VOCAB, shape_ids
+from ..models.shapes import VOCAB, shape_ids
 
 log = logging.getLogger("workflowd.ner")
 _WORD = re.compile(r"\w+")

@@ -2,7 +2,8 @@
 
 The bundled encoder lower-cases its input, so "Apple" and "apple", "US" and "us" look the
 same to it. Each token gets one id from its own shape, the shape of the word it is part of
-and whether it starts that word; the tagger learns an embedding for each id.
+and whether it starts that word. The bundled multi-task encoder reads these ids as its token
+types (models/multitask.py), and the tagger learns an embedding of them beside its states.
 """
 
 from __future__ import annotations
