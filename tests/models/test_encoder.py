@@ -77,3 +77,18 @@ def test_batches_of_any_size_give_the_same_embeddings(encoder: Encoder) -> None:
     a = np.stack([e.embedding for e in encoder.encode_documents(texts)])
     b = np.stack([e.embedding for e in small.encode_documents(texts)])
     assert np.allclose(a, b, atol=1e-5)
+
+
+def test_zero_shot_prompts_come_from_the_original_encoder(encoder: Encoder) -> None:
+    """On the multi-task encoder a label prompt is embedded by the original all-MiniLM-L6-v2
+    (loaded for it and let go), where the restored document embeddings aim; elsewhere by the
+    encoder itself."""
+    from workflowd.models.classifier import zero_shot
+
+    prompts = ["This text is about money, banks and prices.", "This text is about football."]
+    plain = Encoder(ModelSettings(base=encoder.source))
+    assert np.allclose(encoder.encode_prompts(prompts), plain.encode_texts(prompts), atol=1e-5)
+    assert not np.allclose(encoder.encode_texts(prompts), plain.encode_texts(prompts), atol=1e-3)
+    assert np.allclose(plain.encode_prompts(prompts), plain.encode_texts(prompts), atol=1e-6)
+    clf = zero_shot(encoder, {"money": "money, banks and prices", "sport": "football"})
+    assert np.allclose(clf.weight, plain.encode_texts(prompts), atol=1e-5)

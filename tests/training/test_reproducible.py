@@ -41,7 +41,7 @@ SLICES = {
 RECORDED: dict[str, Any] = {
     "platform": "torch 2.13.0+cpu, AVX512, x86_64",
     "hashes": {
-        "classify": "2bb6a26f57b83489a9e7cfb61169faad5c7c97d91f76ec2220a2aa5a753fabaf",
+        "classify": "6f9a82042b1fe9a6d231a384d69d9f0562dcbafd1a56de5ce954a8b2a9d61552",
         "entities": "80371eed8f6401d079c17b98a6dbf4e34f3c41896c156170c206e095ff20c688",
         "entities_continued": "5f8fd4a740804c374a84f4b892e2baafe381dd89d84f36342c3ffa6be763a496",
         "sentiment": "c9e1699b5488f4c4b12ef32b5084fac4705c4af9a7e5f29032be4c4e3288dfe4",

@@ -64,7 +64,7 @@ def zero_shot(encoder: Encoder, descriptions: dict[str, str], template: str = ZE
         raise ModelError("zero-shot classification needs labels with descriptions ([steps.classify.labels])")
     labels = list(descriptions)
     prompts = [template.format(label=label, description=descriptions[label] or label) for label in labels]
-    weight = encoder.encode_texts(prompts)
+    weight = encoder.encode_prompts(prompts)
     return Classifier(labels, weight, np.zeros(len(labels), dtype=np.float32), ZERO_SHOT_TEMPERATURE,
                       kind="zero-shot", meta={"template": template, "descriptions": descriptions})
 
