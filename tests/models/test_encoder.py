@@ -92,3 +92,23 @@ def test_zero_shot_prompts_come_from_the_original_encoder(encoder: Encoder) -> N
     assert np.allclose(plain.encode_prompts(prompts), plain.encode_texts(prompts), atol=1e-6)
     clf = zero_shot(encoder, {"money": "money, banks and prices", "sport": "football"})
     assert np.allclose(clf.weight, plain.encode_texts(prompts), atol=1e-5)
+
+
+def test_prompt_embeddings_are_kept_so_the_original_encoder_loads_once_per_new_prompt(
+        encoder: Encoder, monkeypatch) -> None:
+    """A retraining or a reload builds the zero-shot classifier again: known prompts are not
+    embedded again (the original encoder is not loaded for them), new ones are, in order."""
+    from workflowd.models import encoder as encoder_module
+
+    plain = Encoder(ModelSettings(base=encoder.source))
+    known = ["This text is about the weather and storms.", "This text is about a court case."]
+    encoder.encode_prompts(known)
+    loads = []
+    real = encoder_module.load_base
+    monkeypatch.setattr(encoder_module, "load_base", lambda base: loads.append(base) or real(base))
+    assert np.allclose(encoder.encode_prompts(known[::-1]), plain.encode_texts(known[::-1]), atol=1e-5)
+    assert loads == []
+    mixed = [known[1], "This text is about gardening.", known[0], "This text is about gardening."]
+    assert np.allclose(encoder.encode_prompts(mixed), plain.encode_texts(mixed), atol=1e-5)
+    assert len(loads) == 1
+    assert encoder.encode_prompts([]).shape == (0, encoder.dim)

@@ -31,6 +31,7 @@ BUNDLED = "bundled"
 
 
 MAX_TOKEN_CHUNKS = 64  # about 14,000 tokens; 25 MB of token states per document
+MAX_PROMPTS = 4096  # zero-shot prompt embeddings kept by a tuned encoder (1.5 KB each)
 
 
 def resolve_base(base: str) -> str:
@@ -137,6 +138,7 @@ class Encoder:
         limit = int(getattr(self.model.config, "max_position_embeddings", 512))
         self.max_tokens = min(settings.max_tokens, limit)
         self.runtime = choose_runtime(settings.runtime, settings.quantize, self.device)
+        self._prompts: dict[str, np.ndarray] = {}  # encode_prompts: text -> embedding, oldest first
         self.onnx: OnnxRuntime | None = None
         if self.runtime == "onnx":
             self.onnx = OnnxRuntime(self.model, quantize=settings.quantize, threads=settings.threads,
@@ -265,11 +267,24 @@ class Encoder:
         against 0.9132 with prompts through the tuned pass; benchmarks/README.md)."""
         if not self.tuned:
             return self.encode_texts(texts)
-        plain = Encoder(self.settings.model_copy(update={"base": self.source, "runtime": "torch", "quantize": "none"}))
-        try:
-            return plain.encode_texts(texts)
-        finally:
-            del plain
+        # Kept per text: a retraining anchors on the zero-shot weights each time, and a reload
+        # builds the classifier again; the original encoder is loaded only for new prompts.
+        got = {t: self._prompts[t] for t in texts if t in self._prompts}
+        missing = [t for t in dict.fromkeys(texts) if t not in got]
+        if missing:
+            plain = Encoder(self.settings.model_copy(update={"base": self.source, "runtime": "torch",
+                                                              "quantize": "none"}))
+            try:
+                got.update(zip(missing, plain.encode_texts(missing)))
+            finally:
+                del plain
+            for text in missing:
+                if len(self._prompts) >= MAX_PROMPTS:
+                    self._prompts.pop(next(iter(self._prompts)))
+                self._prompts[text] = got[text]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([got[t] for t in texts])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised embeddings of short texts (labels, sentences): one window each, truncated."""

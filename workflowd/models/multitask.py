@@ -15,15 +15,19 @@ entity and sentiment heads (which need this encoder) are then unavailable until 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.nn import functional as F
 
 from ..errors import ModelError
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
 
 log = logging.getLogger("workflowd.models")
 
@@ -147,3 +151,22 @@ def load_tuned(model: torch.nn.Module, folder: Path = SHIPPED) -> TunedModel:
     restore.load_state_dict({k.removeprefix("restore."): v for k, v in extra.items() if k.startswith("restore.")})
     tuned = TunedModel(merged, restore, meta)
     return tuned.eval()
+
+
+def task_model(encoder: Encoder, folder: Path, meta: dict[str, Any], what: str, task: str) -> torch.nn.Module:
+    """The encoder model a saved task model (``what``, saved in ``folder``) reads: the shared
+    multi-task pass itself when its meta says ``shared`` (the shipped heads), or a copy of the
+    shared encoder with the model's own adapter merged in (one more pass, a trained model)."""
+    from peft import PeftModel
+
+    if meta.get("shared"):
+        if not encoder.tuned:
+            raise ModelError(
+                f"the {what} in {folder} reads the bundled multi-task encoder, and [model] base is "
+                f"{encoder.name!r}: train one on it (workflowd train --task {task} --data FILE)")
+        return encoder.model
+    try:
+        model = PeftModel.from_pretrained(copy.deepcopy(encoder.model), str(Path(folder) / "adapter"))
+        return model.merge_and_unload()
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"cannot load the {what} in {folder}: {exc}") from None

@@ -244,8 +244,9 @@ class Tagger:
 def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -> Tagger:
     """A saved tagger: a head on the shared multi-task pass (the shipped one), or a copy of the
     shared encoder with the tagger's own adapter merged in (one more plain pass)."""
-    from peft import PeftModel
     from safetensors.torch import load_file
+
+    from ..models.multitask import task_model
 
     folder = Path(folder)
     try:
@@ -255,16 +256,7 @@ def load_tagger(folder: Path, encoder: Encoder, *, version: str | None = None) -
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
     shared = bool(meta.get("shared"))
-    if shared and not encoder.tuned:
-        raise ModelError(
-            f"the entity tagger in {folder} reads the bundled multi-task encoder, and [model] base is "
-            f"{encoder.name!r}: train a tagger on it (workflowd train --task entities --data FILE)"
-        )
-    try:
-        model = encoder.model if shared else PeftModel.from_pretrained(
-            copy.deepcopy(encoder.model), str(folder / "adapter")).merge_and_unload()
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"cannot load the entity tagger in {folder}: {exc}") from None
+    model = task_model(encoder, folder, meta, "entity tagger", "entities")
     head = TaggerHead(encoder.dim, len(tags), shape_dim=int(meta.get("shape_dim", 32)))
     head.load_state_dict(state)
     model.to(encoder.device).eval()

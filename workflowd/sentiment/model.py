@@ -19,7 +19,6 @@ it. Only the first ``max_sentences`` sentences are read (the cost of a huge file
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -263,8 +262,9 @@ class SentimentModel:
 def load_sentiment(folder: Path, encoder: Encoder, *, version: str | None = None) -> SentimentModel:
     """A saved model: a head on the shared multi-task pass (the shipped one), or a copy of the
     shared encoder with the model's own adapter merged in (one more pass over the sentences)."""
-    from peft import PeftModel
     from safetensors.torch import load_file
+
+    from ..models.multitask import task_model
 
     folder = Path(folder)
     try:
@@ -273,16 +273,7 @@ def load_sentiment(folder: Path, encoder: Encoder, *, version: str | None = None
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise ModelError(f"cannot load the sentiment model in {folder}: {exc}") from None
     shared = bool(meta.get("shared"))
-    if shared and not encoder.tuned:
-        raise ModelError(
-            f"the sentiment model in {folder} reads the bundled multi-task encoder, and [model] base is "
-            f"{encoder.name!r}: train one on it (workflowd train --task sentiment --data FILE)"
-        )
-    try:
-        model = encoder.model if shared else PeftModel.from_pretrained(
-            copy.deepcopy(encoder.model), str(folder / "adapter")).merge_and_unload()
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"cannot load the sentiment model in {folder}: {exc}") from None
+    model = task_model(encoder, folder, meta, "sentiment model", "sentiment")
     head = SentimentHead(encoder.dim, pool=meta.get("pool", "mean"))
     head.load_state_dict(state)
     model.to(encoder.device).eval()
