@@ -51,11 +51,14 @@ from workflowd.extract.sandbox import SandboxedExtractor
 
 HARSH_150 = Condition("150 dpi, strong noise, blur 1.0, 3° rotation, JPEG 60", 150, rotate=3.0, blur=1.0,
                       noise=25.0, jpeg=60)
-# (condition, file format, extra turn of the page in degrees)
-CASES: list[tuple[Condition, str, int]] = [
+# (condition, file format, extra turn of the whole page in degrees: a page turned or tilted
+# by hand, its corners kept, unlike Condition.rotate's few degrees inside the page)
+CASES: list[tuple[Condition, str, float]] = [
     (CLEAN_300, "png", 0),
     (Condition("300 dpi, 3° rotation, blur, noise, JPEG 80", 300, rotate=3.0, blur=0.8, noise=12.0, jpeg=80), "jpg", 0),
     (Condition("300 dpi clean, page turned 90°", 300), "png", 90),
+    (Condition("300 dpi photo tilted 10°, blur, noise, JPEG 80", 300, blur=0.8, noise=12.0, jpeg=80), "jpg", 10),
+    (Condition("150 dpi photo tilted -14°, blur, noise, JPEG 75", 150, blur=0.6, noise=12.0, jpeg=75), "jpg", -14),
     (Condition("150 dpi clean", 150), "png", 0),
     (NOISY_150, "jpg", 0),
     (HARSH_150, "jpg", 0),
@@ -73,11 +76,11 @@ def cer(reference: str, hypothesis: str) -> float:
     return Levenshtein.distance(ref, norm(hypothesis)) / max(1, len(ref))
 
 
-def write_case(text: str, condition: Condition, fmt: str, turn: int, path: Path, seed: int) -> list[Path]:
+def write_case(text: str, condition: Condition, fmt: str, turn: float, path: Path, seed: int) -> list[Path]:
     """The scan file of ``text`` and the page images the plain command reads."""
     pages = render(text, condition, seed=seed)
     if turn:
-        pages = [p.rotate(turn, expand=True, fillcolor=255) for p in pages]
+        pages = [p.rotate(turn, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255) for p in pages]
     images = []
     for i, page in enumerate(pages):
         image = path.with_name(f"{path.stem}-p{i + 1}.{'jpg' if fmt == 'jpg' else 'png'}")

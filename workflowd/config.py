@@ -78,6 +78,7 @@ class OcrSettings(_Section):
     timeout: float = Field(600.0, gt=0, description="seconds of OCR one file may take, on top of extract.timeout")
     min_page_chars: int = Field(20, ge=0, description="a PDF page whose text layer has fewer characters is OCRed")
     max_image_pixels: int = Field(50_000_000, ge=1_000_000, description="larger images and pages are scaled down to this")
+    deskew: bool = Field(True, description="straighten pages tilted by up to 20 degrees before OCR")
     tesseract: str = Field("tesseract", description="the tesseract program: a name on PATH or a path")
 
     @field_validator("languages")

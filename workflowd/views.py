@@ -68,6 +68,10 @@ def ocr_summary(meta: dict[str, Any] | None) -> str | None:
         line += " (" + ", ".join(f"page {p.get('page')}: {p.get('confidence')}" for p in pages[:20])
         line += ", ..." if len(pages) > 20 else ""
         line += ")"
+    tilted = [p for p in pages if p.get("deskewed")]
+    if tilted:
+        line += "; straightened: " + ", ".join(f"page {p.get('page')} by {p['deskewed']}°" for p in tilted[:20])
+        line += ", ..." if len(tilted) > 20 else ""
     if ocr.get("scaled_down"):
         line += "; scaled down to ocr.max_image_pixels"
     if ocr.get("stopped"):

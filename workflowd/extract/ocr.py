@@ -3,8 +3,9 @@
 Tesseract runs as its own program (through pytesseract), a child of the extractor process,
 so the sandbox's memory limit and time limit hold for it too. One Tesseract run per page
 gives the words, their layout and their confidence: page segmentation mode 1 detects the
-page's orientation (a page scanned upside down or sideways) and Tesseract's line finding
-follows a skew of a few degrees; both are measured in ``benchmarks/ocr_bbc.py``.
+page's orientation (a page scanned upside down or sideways); a page tilted by more than half
+a degree is straightened first (extract/deskew.py: Tesseract alone follows a few degrees and
+reads nothing at 8°); both are measured in ``benchmarks/ocr_bbc.py``.
 
 :class:`OcrJob` carries the settings and the time budget of one file across its pages.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from ..config import OcrSettings
 from ..errors import ExtractionError
+from .deskew import deskew
 from .textutil import short_reason
 
 __all__ = ["OcrJob", "PageText", "check_tesseract", "join_pages", "ocr_page", "prepare_image"]
@@ -34,6 +36,7 @@ class PageText:
     text: str
     confidence: float | None  # None when Tesseract found no words
     words: int
+    skew: float = 0.0  # degrees the page was turned back by before OCR (extract/deskew.py)
 
 
 @dataclass
@@ -74,10 +77,14 @@ class OcrJob:
         """OCR one page image; None (and ``stopped`` set) when the time budget ran out on it."""
         self.start()
         assert self.deadline is not None
+        skew = 0.0
+        if self.settings.deskew:
+            image, skew = deskew(image)
         page = ocr_page(image, number, self.settings, dpi, max(1.0, self.deadline - time.monotonic()))
         if page is None:
             self.stopped = (f"OCR stopped at page {number}: ocr.timeout ({self.settings.timeout:g} s) reached")
             return None
+        page.skew = skew
         self.pages.append(page)
         return page
 
@@ -240,7 +247,8 @@ def join_pages(parts: list[tuple[int, str, PageText | None]]) -> tuple[str, list
             at += 2
         if page is not None:
             spans.append({"page": number, "start": at, "end": at + len(text),
-                          "confidence": page.confidence, "words": page.words})
+                          "confidence": page.confidence, "words": page.words,
+                          **({"deskewed": page.skew} if page.skew else {})})
         pieces.append(text)
         at += len(text)
     return "\n\n".join(pieces), spans
