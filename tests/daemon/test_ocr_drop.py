@@ -82,11 +82,17 @@ def test_a_daemon_without_tesseract_says_so_fails_only_the_scans_and_retries_the
     assert "OCR needs Tesseract" in log and "until then images and scanned PDF pages fail with this reason" in log
     assert env.json("status")["running"]
 
+    # a reload says it too: here Tesseract is found, but a language of the new config is not
+    log_path = env.data_dir / "logs" / "workflowd.log"
+    env.write_config(base_config(env.data_dir, env.inbox, '[ocr]\nlanguages = "eng+xyz"'))
+    env.run("reload")
+    wait_for(lambda: log_path.read_text().count("configuration reloaded") == 1, 30, "the first reload")
+    assert "Tesseract has no xyz language data" in log_path.read_text()
+
     # Tesseract "installed": the config fixed, the daemon reloaded, the failed scan retried
     env.write_config(base_config(env.data_dir, env.inbox))
     env.run("reload")
-    log_path = env.data_dir / "logs" / "workflowd.log"
-    wait_for(lambda: "configuration reloaded" in log_path.read_text(), 30, "the reload")
+    wait_for(lambda: log_path.read_text().count("configuration reloaded") == 2, 30, "the second reload")
     assert env.json("retry") == [int(scan_id)]
     wait_for(lambda: env.json("show", scan_id)["status"] == "done", 120, "the retried scan done")
     done = env.json("show", scan_id)

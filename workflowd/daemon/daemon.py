@@ -162,8 +162,7 @@ class Daemon:
         pipelines = build_pipelines(settings)
         if needs_base_model(pipelines):
             log.info("base model: %s", check_base_model(settings))
-        if settings.ocr.enabled and (problem := check_tesseract(settings.ocr)):
-            log.warning("%s; until then images and scanned PDF pages fail with this reason", problem)
+        _warn_if_ocr_cannot_run(settings)
         self.worker = Worker(settings, pipelines, on_exit=self._wake.set)
         self._start_web(settings)
         self.retraining = Retraining(
@@ -422,6 +421,7 @@ class Daemon:
         setup_logging(new.log_level, new.log_path, stderr=self.log_to_stderr)
         self._stop_sources()
         self.settings = new
+        _warn_if_ocr_cannot_run(new)
         self.worker.replace(new, pipelines)
         self._warm_up(pipelines)
         self.sources = self._start_sources(new)
@@ -435,3 +435,10 @@ class Daemon:
             self.retraining.tasks = retrainable(pipelines)  # a plugin task may have come or gone
         log.info("configuration reloaded; watching %s", self._watching() or "nothing")
         return self.clock()  # rescan now: new folders may hold files already
+
+
+def _warn_if_ocr_cannot_run(settings: Settings) -> None:
+    """Say in the log, at start and at each reload, why scans will fail (Tesseract or one of
+    ``ocr.languages`` missing); the daemon runs on, and each scan fails with the reason."""
+    if settings.ocr.enabled and (problem := check_tesseract(settings.ocr)):
+        log.warning("%s; until then images and scanned PDF pages fail with this reason", problem)
