@@ -59,6 +59,8 @@ CASES: list[tuple[Condition, str, float]] = [
     (Condition("300 dpi clean, page turned 90°", 300), "png", 90),
     (Condition("300 dpi photo tilted 10°, blur, noise, JPEG 80", 300, blur=0.8, noise=12.0, jpeg=80), "jpg", 10),
     (Condition("150 dpi photo tilted -14°, blur, noise, JPEG 75", 150, blur=0.6, noise=12.0, jpeg=75), "jpg", -14),
+    (Condition("200 dpi photo, shadow to 40% light, tilted 6°, noise, JPEG 80", 200, noise=8.0, jpeg=80, shadow=0.6),
+     "jpg", 6),
     (Condition("150 dpi clean", 150), "png", 0),
     (NOISY_150, "jpg", 0),
     (HARSH_150, "jpg", 0),

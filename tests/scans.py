@@ -39,6 +39,7 @@ class Condition:
     blur: float = 0.0  # Gaussian blur radius in pixels
     noise: float = 0.0  # standard deviation of Gaussian noise, in grey levels
     jpeg: int | None = None  # JPEG quality, or None for a lossless page
+    shadow: float = 0.0  # a phone photo's uneven light: grey paper, darkest corner at 1 - shadow
 
 
 CLEAN_300 = Condition("300 dpi clean", 300)
@@ -85,6 +86,8 @@ def render_page(lines: list[str], condition: Condition, font_path: str, seed: in
         draw.text((margin, margin + i * line_height), line, font=font, fill=0)
     if condition.rotate:
         page = page.rotate(condition.rotate, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
+    if condition.shadow:
+        page = shaded(page, condition.shadow)
     if condition.blur:
         page = page.filter(ImageFilter.GaussianBlur(condition.blur))
     if condition.noise:
@@ -98,6 +101,17 @@ def render_page(lines: list[str], condition: Condition, font_path: str, seed: in
         page.load()
     page.info["dpi"] = (dpi, dpi)
     return page
+
+
+def shaded(page: Image.Image, shadow: float) -> Image.Image:
+    """``page`` photographed in uneven light: grey paper (200) and ink (40) both darkening
+    towards the bottom-right corner, where the light is ``1 - shadow`` of the top-left's."""
+    ink = 1.0 - np.asarray(page, dtype=np.float32) / 255.0
+    h, w = ink.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1.0 - shadow * (0.7 * xs / w + 0.3 * ys / h)
+    out = light * (200.0 - 160.0 * ink)
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "L")
 
 
 def render(text: str, condition: Condition, seed: int = 0, point_size: float = 11.0) -> list[Image.Image]:

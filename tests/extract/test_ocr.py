@@ -163,6 +163,17 @@ def test_a_tilted_photo_is_straightened_before_ocr(write, settings, blob_dir, ti
         assert unstraightened > 0.2
 
 
+def test_a_photo_in_uneven_light_is_read_with_local_thresholds(write, settings, blob_dir) -> None:
+    """A shadow across a phone photo: Tesseract's global threshold (ocr.binarize = "otsu")
+    loses whole lines in the dark corner; the default, Sauvola's local thresholds, reads it."""
+    source = "\n".join([LETTER] * 3)
+    page = render(source, Condition("photo in a shadow", 200, noise=8.0, jpeg=80, shadow=0.6))[0]
+    path = write("shadow.jpg", image_bytes(page, "JPEG", quality=80, dpi=(200, 200)))
+    assert cer(source, extract_file(path, settings, blob_dir).text) < 0.02
+    otsu = extract_file(path, settings, blob_dir, ocr=OcrSettings(binarize="otsu"))
+    assert cer(source, otsu.text) > 0.1
+
+
 def test_a_straight_page_is_not_turned(write, settings, blob_dir, clean_page) -> None:
     result = extract_file(write("letter.png", image_bytes(clean_page, "PNG", dpi=(300, 300))), settings, blob_dir)
     assert "deskewed" not in result.meta["ocr"]["pages"][0]
