@@ -22,6 +22,15 @@ def test_the_angle_of_a_tilted_page_is_found(tilt: float, dpi: int) -> None:
     assert estimate_skew(page.rotate(90, expand=True, fillcolor=255)) == pytest.approx(tilt, abs=0.2)
 
 
+@pytest.mark.parametrize("tilt", [-6.0, 6.0, 11.0])
+def test_a_photo_in_a_shadow_with_white_corners_is_measured_too(tilt: float) -> None:
+    """Grey paper darkening to one corner, turned whole (white corners): one threshold for the
+    page would take all the paper for ink; the local one sees the lines."""
+    page = render(TEXT, Condition("t", 200, noise=8.0, jpeg=80, shadow=0.6))[0]
+    turned = page.rotate(tilt, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    assert estimate_skew(turned) == pytest.approx(tilt, abs=0.2)
+
+
 def test_a_straightened_page_measures_straight() -> None:
     page = render(TEXT, Condition("t", 200, rotate=9.0))[0].convert("RGB")
     straight, angle = deskew(page)

@@ -25,6 +25,7 @@ MIN_SKEW = 0.5  # smaller tilts are left to Tesseract's own line finding
 MIN_GAIN = 1.1  # the straightened projection must be this much more peaked than the page's own
 _SIDE = 1000  # pixels on the longer side of the copy the angle is measured on
 _MAX_POINTS = 150_000
+_INK_RATIO = 0.75  # ink: at most this share of its neighbourhood's mean brightness
 
 
 def estimate_skew(image: Any) -> float:
@@ -60,14 +61,20 @@ def deskew(image: Any) -> tuple[Any, float]:
 
 def _ink(image: Any) -> np.ndarray | None:
     """Coordinates (x, y) of the dark pixels of a copy of ``image`` about _SIDE pixels long,
-    centred; None when there is too little ink (or too much) to hold lines of text."""
+    centred; None when there is too little ink (or too much) to hold lines of text.
+
+    A pixel is ink when it is clearly darker than its neighbourhood (a local threshold): a
+    photo's shadow, grey paper and white corners left by a turn do not count as ink, as they
+    would under one threshold for the whole page."""
+    from PIL import ImageFilter
+
     grey = image.convert("L")
     factor = max(1, int(max(grey.size) / _SIDE))
     if factor > 1:
         grey = grey.reduce(factor)
-    pixels = np.asarray(grey, dtype=np.uint8)
-    threshold = _otsu(pixels)
-    ys, xs = np.nonzero(pixels < threshold)
+    pixels = np.asarray(grey, dtype=np.float32)
+    around = np.asarray(grey.filter(ImageFilter.BoxBlur(max(8, max(grey.size) // 40))), dtype=np.float32)
+    ys, xs = np.nonzero(pixels < _INK_RATIO * around)
     share = len(xs) / max(1, pixels.size)
     if len(xs) < 200 or share > 0.5:
         return None
@@ -76,17 +83,6 @@ def _ink(image: Any) -> np.ndarray | None:
         xs, ys = xs[pick], ys[pick]
     h, w = pixels.shape
     return np.stack([xs - w / 2.0, ys - h / 2.0]).astype(np.float32)
-
-
-def _otsu(pixels: np.ndarray) -> int:
-    """Otsu's threshold of a greyscale array: the level that best separates ink from paper."""
-    hist = np.bincount(pixels.ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256)
-    weight = np.cumsum(hist)
-    total = weight[-1]
-    mean = np.cumsum(hist * levels)
-    between = (mean[-1] * weight - mean * total) ** 2 / np.maximum(weight * (total - weight), 1e-9)
-    return int(np.argmax(between[:-1])) + 1
 
 
 def _peakedness(points: np.ndarray, angle: float) -> float:
