@@ -79,9 +79,10 @@ class OcrSettings(_Section):
     min_page_chars: int = Field(20, ge=0, description="a PDF page whose text layer has fewer characters is OCRed")
     max_image_pixels: int = Field(50_000_000, ge=1_000_000, description="larger images and pages are scaled down to this")
     deskew: bool = Field(True, description="straighten pages tilted by up to 20 degrees before OCR")
-    binarize: Literal["sauvola", "otsu"] = Field(
-        "sauvola", description="how Tesseract separates ink from paper: sauvola (local, for photos with "
-                               "shadows), or otsu (one threshold per page, Tesseract's own default)")
+    binarize: Literal["auto", "sauvola", "otsu"] = Field(
+        "auto", description="how Tesseract separates ink from paper: otsu (one threshold per page, "
+                            "Tesseract's own default), sauvola (local thresholds, for photos with "
+                            "shadows), or auto (sauvola for a page in uneven light, else otsu)")
     tesseract: str = Field("tesseract", description="the tesseract program: a name on PATH or a path")
 
     @field_validator("languages")

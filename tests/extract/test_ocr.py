@@ -165,11 +165,13 @@ def test_a_tilted_photo_is_straightened_before_ocr(write, settings, blob_dir, ti
 
 def test_a_photo_in_uneven_light_is_read_with_local_thresholds(write, settings, blob_dir) -> None:
     """A shadow across a phone photo: Tesseract's global threshold (ocr.binarize = "otsu")
-    loses whole lines in the dark corner; the default, Sauvola's local thresholds, reads it."""
+    loses whole lines in the dark corner; the default ("auto") sees the uneven paper and
+    reads it with Sauvola's local thresholds, as "sauvola" does."""
     source = "\n".join([LETTER] * 3)
     page = render(source, Condition("photo in a shadow", 200, noise=8.0, jpeg=80, shadow=0.6))[0]
     path = write("shadow.jpg", image_bytes(page, "JPEG", quality=80, dpi=(200, 200)))
     assert cer(source, extract_file(path, settings, blob_dir).text) < 0.02
+    assert cer(source, extract_file(path, settings, blob_dir, ocr=OcrSettings(binarize="sauvola")).text) < 0.02
     otsu = extract_file(path, settings, blob_dir, ocr=OcrSettings(binarize="otsu"))
     assert cer(source, otsu.text) > 0.1
 

@@ -23,6 +23,7 @@ from typing import Any
 from ..config import OcrSettings
 from ..errors import ExtractionError
 from .deskew import deskew
+from .lighting import thresholding
 from .textutil import short_reason
 
 __all__ = ["OcrJob", "PageText", "check_tesseract", "join_pages", "ocr_page", "prepare_image"]
@@ -77,10 +78,11 @@ class OcrJob:
         """OCR one page image; None (and ``stopped`` set) when the time budget ran out on it."""
         self.start()
         assert self.deadline is not None
+        method = thresholding(image, self.settings.binarize)  # before the white corners of a turn
         skew = 0.0
         if self.settings.deskew:
             image, skew = deskew(image)
-        page = ocr_page(image, number, self.settings, dpi, max(1.0, self.deadline - time.monotonic()))
+        page = ocr_page(image, number, self.settings, dpi, max(1.0, self.deadline - time.monotonic()), method)
         if page is None:
             self.stopped = (f"OCR stopped at page {number}: ocr.timeout ({self.settings.timeout:g} s) reached")
             return None
@@ -179,20 +181,19 @@ def prepare_image(image: Any, settings: OcrSettings) -> tuple[Any, bool]:
     return image, scaled
 
 
-# ocr.binarize -> Tesseract's thresholding_method. Sauvola is the default: a phone photo with
-# a shadow across it lost more than half its text to Otsu and none to Sauvola, which was as
-# good or better on every scan of benchmarks/ocr_bbc.py for 3-10% more time.
+# Tesseract 5's thresholding_method for each binarisation (extract/lighting.py)
 THRESHOLDING = {"otsu": 0, "sauvola": 2}
 
 
-def ocr_page(image: Any, number: int, settings: OcrSettings, dpi: int | None, timeout: float) -> PageText | None:
-    """Tesseract's reading of one page image; None when it ran past ``timeout`` seconds."""
+def ocr_page(image: Any, number: int, settings: OcrSettings, dpi: int | None, timeout: float,
+             binarize: str | None = None) -> PageText | None:
+    """Tesseract's reading of one page image; None when it ran past ``timeout`` seconds.
+    ``binarize``: "otsu" or "sauvola" (default: chosen for the image by ``settings.binarize``)."""
     import pytesseract
 
     pytesseract.pytesseract.tesseract_cmd = settings.tesseract
     psm = 1 if has_osd(settings) else 3  # 1: orientation detected in the same run
-    # Tesseract 5's binarisation: 0 its global Otsu threshold, 2 Sauvola's local one
-    method = THRESHOLDING[settings.binarize]
+    method = THRESHOLDING[binarize or thresholding(image, settings.binarize)]
     config = f"--psm {psm} --dpi {dpi or settings.dpi} -c thresholding_method={method}"
     try:
         data = pytesseract.image_to_data(image, lang=settings.languages, config=config,
