@@ -11,10 +11,10 @@ from workflowd.extract.lighting import UNEVEN, paper_evenness, thresholding
 pytestmark = pytest.mark.skipif(find_font() is None, reason="no TrueType font to render test pages with "
                                                            "(apt install fonts-dejavu-core)")
 TEXT = "\n".join(["Please call our office in Manchester before Tuesday about the repair."] * 30)
+GREY = Condition("grey paper", 200, noise=8.0, shadow=0.05)
 
 
-@pytest.mark.parametrize("condition", [CLEAN_300, NOISY_150, Condition("grey paper", 200, noise=8.0, shadow=0.05)],
-                         ids=["clean", "noisy", "grey"])
+@pytest.mark.parametrize("condition", [CLEAN_300, NOISY_150, GREY], ids=["clean", "noisy", "grey"])
 def test_an_evenly_lit_scan_keeps_one_threshold(condition: Condition) -> None:
     page = render(TEXT, condition)[0]
     assert paper_evenness(page) > 0.95

@@ -82,7 +82,8 @@ class OcrJob:
         skew = 0.0
         if self.settings.deskew:
             image, skew = deskew(image)
-        page = ocr_page(image, number, self.settings, dpi, max(1.0, self.deadline - time.monotonic()), method)
+        left = max(1.0, self.deadline - time.monotonic())
+        page = ocr_page(image, number, self.settings, dpi, left, method)
         if page is None:
             self.stopped = (f"OCR stopped at page {number}: ocr.timeout ({self.settings.timeout:g} s) reached")
             return None
